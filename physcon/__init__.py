@@ -1,0 +1,16 @@
+"""physcon: physics-constrained machine learning in JAX.
+
+Differentiable PDE solvers generate data; neural surrogates learn the map; constraint layers
+make predictions obey conservation laws and boundary conditions exactly.
+"""
+
+from physcon._version import __version__
+from physcon.bc import Dirichlet, Neumann, Periodic, fd_weights
+from physcon.grid import Grid1D
+from physcon.solvers import exact, gpme
+
+
+__all__ = [
+    "__version__", "Grid1D", "Dirichlet", "Neumann", "Periodic", "fd_weights",
+    "gpme", "exact", "data",
+]

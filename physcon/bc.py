@@ -1,0 +1,147 @@
+"""Boundary conditions as values, and the one-sided finite-difference stencils they need.
+
+These objects describe *what* holds at a wall; the solvers (``physcon.solvers``) and the BOON
+layer (``physcon.constraints``) decide *how* to impose it. A boundary value is a constant
+(Python number or 0-d array) or a function of time ``g(t)``.
+
+* :class:`Dirichlet` ``u(wall, t) = g(t)``
+* :class:`Neumann` ``du/dx(wall, t) = g(t)``: the derivative along +x (not the outward normal),
+  so an insulated wall is ``Neumann(0.0)`` on either side. ``order`` is the accuracy order of
+  the one-sided stencil used wherever the derivative has to be evaluated on a grid.
+* :class:`Periodic` ``u(a) = u(b)``: must be given on both walls.
+
+:func:`fd_weights` computes finite-difference weights for any derivative on any set of points
+(Fornberg's algorithm), so stencils are exact for the actual grid spacing and any order.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Union
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, ArrayLike, Float
+
+BoundaryValue = Union[float, ArrayLike, Callable[[Array], ArrayLike]]
+
+
+class _Valued(eqx.Module):
+    value: BoundaryValue = 0.0
+
+    def __check_init__(self):
+        v = self.value
+        if callable(v):
+            return
+        if isinstance(v, (bool, str)) or np.ndim(v) != 0:
+            raise ValueError(
+                f"{type(self).__name__}: value must be a scalar or a function of time, "
+                f"got {v!r}"
+            )
+        try:
+            finite = math.isfinite(float(v))
+        except jax.errors.ConcretizationTypeError:  # a tracer: checked where it is used
+            return
+        if not finite:
+            raise ValueError(f"{type(self).__name__}: value must be finite, got {v!r}")
+
+    def at(self, t: ArrayLike, dtype=None) -> Float[Array, ""]:
+        """The boundary value at time ``t`` (a scalar), in ``dtype``."""
+        v = self.value(t) if callable(self.value) else self.value
+        v = jnp.asarray(v, dtype=dtype)
+        if v.ndim != 0:
+            raise ValueError(
+                f"{type(self).__name__}: value(t) must return a scalar, got shape {v.shape}"
+            )
+        return v
+
+
+class Dirichlet(_Valued):
+    """Prescribed value ``u = g(t)`` at the wall."""
+
+
+class Neumann(_Valued):
+    """Prescribed derivative ``du/dx = g(t)`` at the wall (derivative along +x).
+
+    Attributes:
+        value: ``g``, a constant or a function of time.
+        order: accuracy order (>= 1) of the one-sided difference used to evaluate ``du/dx``.
+    """
+
+    order: int = eqx.field(static=True, default=2)
+
+    def __check_init__(self):
+        if isinstance(self.order, bool) or int(self.order) != self.order or self.order < 1:
+            raise ValueError(f"Neumann: order must be an integer >= 1, got {self.order!r}")
+
+
+class Periodic(eqx.Module):
+    """``u(a, t) = u(b, t)`` (and all derivatives); give it on both walls."""
+
+
+BoundaryCondition = Union[Dirichlet, Neumann, Periodic]
+
+
+def check_pair(left: BoundaryCondition, right: BoundaryCondition) -> None:
+    """Raise ``ValueError`` unless ``left``/``right`` are boundary conditions that fit together."""
+    for name, bc in (("left", left), ("right", right)):
+        if not isinstance(bc, (Dirichlet, Neumann, Periodic)):
+            raise ValueError(f"{name} must be Dirichlet, Neumann or Periodic, got {bc!r}")
+    if isinstance(left, Periodic) != isinstance(right, Periodic):
+        raise ValueError(
+            "inconsistent boundary conditions: Periodic must be given on both walls, got "
+            f"left={type(left).__name__}, right={type(right).__name__}"
+        )
+
+
+def fd_weights(x0: float, points, deriv: int) -> np.ndarray:
+    """Weights ``c`` with ``sum_j c_j f(points_j) ~= f^(deriv)(x0)`` (Fornberg, 1988).
+
+    Exact for polynomials of degree ``< len(points)``; computed in float64 for the actual
+    point positions, so one-sided and non-uniform stencils of any order come out right.
+
+    Args:
+        x0: where the derivative is wanted.
+        points: distinct stencil positions, shape ``(m,)`` with ``m > deriv``.
+        deriv: derivative order (0 = interpolation).
+    """
+    z = np.asarray(points, dtype=np.float64)
+    m = z.size
+    if deriv < 0 or m <= deriv:
+        raise ValueError(f"fd_weights needs more than deriv={deriv} points, got {m}")
+    if np.unique(z).size != m:
+        raise ValueError("fd_weights needs distinct points")
+    c = np.zeros((m, deriv + 1))
+    c1, c4 = 1.0, z[0] - x0
+    c[0, 0] = 1.0
+    for i in range(1, m):
+        mn = min(i, deriv)
+        c2, c5, c4 = 1.0, c4, z[i] - x0
+        for j in range(i):
+            c3 = z[i] - z[j]
+            c2 *= c3
+            if j == i - 1:
+                for k in range(mn, 0, -1):
+                    c[i, k] = c1 * (k * c[i - 1, k - 1] - c5 * c[i - 1, k]) / c2
+                c[i, 0] = -c1 * c5 * c[i - 1, 0] / c2
+            for k in range(mn, 0, -1):
+                c[j, k] = (c4 * c[j, k] - k * c[j, k - 1]) / c3
+            c[j, 0] = c4 * c[j, 0] / c3
+        c1 = c2
+    return c[:, deriv]
+
+
+def wall_derivative_weights(order: int, dx: float, staggered: bool) -> np.ndarray:
+    """One-sided weights for ``du/dx`` at the left wall from interior values.
+
+    The stencil uses the wall value (weight first) and the first ``order`` interior points:
+    for a cell grid (``staggered=True``) the centres at ``dx/2, 3dx/2, ...``; for a node grid
+    the nodes at ``dx, 2dx, ...``. Accuracy is ``O(dx**order)``. For the right wall, reverse
+    the point order and negate the weights (the derivative along +x).
+    """
+    if int(order) != order or order < 1:
+        raise ValueError(f"order must be an integer >= 1, got {order!r}")
+    offsets = np.arange(order) + (0.5 if staggered else 1.0)
+    return fd_weights(0.0, np.concatenate([[0.0], offsets * dx]), 1)
