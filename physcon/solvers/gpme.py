@@ -131,7 +131,8 @@ class Diffusion(DiffusionProblem):
         return jnp.asarray(self.k)
 
     def invalid(self):
-        return [(~jnp.all(self.k > 0), "Diffusion: k (diffusivity) must be positive and finite")]
+        ok = jnp.isfinite(self.k) & (self.k > 0)
+        return [(~jnp.all(ok), "Diffusion: k (diffusivity) must be positive and finite")]
 
 
 class PorousMedium(DiffusionProblem):
@@ -184,7 +185,8 @@ class PorousMedium(DiffusionProblem):
         return jnp.maximum(self.m * jnp.asarray(t_end), jnp.finfo(jnp.result_type(t_end)).tiny)
 
     def invalid(self):
-        return [(~jnp.all(self.m > 0), "PorousMedium: m (exponent) must be positive and finite")]
+        ok = jnp.isfinite(self.m) & (self.m > 0)
+        return [(~jnp.all(ok), "PorousMedium: m (exponent) must be positive and finite")]
 
 
 class Stefan(DiffusionProblem):

@@ -80,7 +80,8 @@ class Advection(ConservationLaw):
         return jnp.asarray(self.a)
 
     def invalid(self):
-        return [(~jnp.all(self.a > 0), "Advection: a (speed) must be positive and finite")]
+        ok = jnp.isfinite(self.a) & (self.a > 0)
+        return [(~jnp.all(ok), "Advection: a (speed) must be positive and finite")]
 
 
 class Burgers(ConservationLaw):
@@ -126,4 +127,5 @@ class Burgers(ConservationLaw):
         return jnp.asarray(self.a)
 
     def invalid(self):
-        return [(~jnp.all(self.a > 0), "Burgers: a (inflow value) must be positive and finite")]
+        ok = jnp.isfinite(self.a) & (self.a > 0)
+        return [(~jnp.all(ok), "Burgers: a (inflow value) must be positive and finite")]

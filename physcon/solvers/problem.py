@@ -84,7 +84,8 @@ class Problem(eqx.Module):
 def check_positive(name: str, value) -> None:
     """Eager check of a concrete parameter (tracers pass; :meth:`Problem.invalid` catches them)."""
     try:
-        bad = bool(jnp.any(~(jnp.asarray(value) > 0)))
+        value_ = jnp.asarray(value)
+        bad = bool(jnp.any(~(jnp.isfinite(value_) & (value_ > 0))))
     except jax.errors.ConcretizationTypeError:  # a tracer: the jit-time check handles it
         return
     if bad:
