@@ -8,10 +8,10 @@ from physcon._version import __version__
 from physcon.bc import Dirichlet, Neumann, Periodic, fd_weights
 from physcon.grid import Grid1D
 from physcon.solvers import exact, gpme
-from physcon import data
+from physcon import constraints, data, distributions, metrics
 
 
 __all__ = [
     "__version__", "Grid1D", "Dirichlet", "Neumann", "Periodic", "fd_weights",
-    "gpme", "exact", "data",
+    "gpme", "exact", "data", "distributions", "constraints", "metrics",
 ]
