@@ -15,3 +15,4 @@ __all__ = [
     "__version__", "Grid1D", "Dirichlet", "Neumann", "Periodic", "fd_weights",
     "gpme", "exact", "data", "distributions", "constraints", "metrics",
 ]
+from physcon import train  # noqa: E402

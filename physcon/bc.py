@@ -35,15 +35,15 @@ class _Valued(eqx.Module):
         v = self.value
         if callable(v):
             return
-        if isinstance(v, (bool, str)) or np.ndim(v) != 0:
+        if isinstance(v, (bool, str)) or np.ndim(v) > 1:
             raise ValueError(
-                f"{type(self).__name__}: value must be a scalar or a function of time, "
-                f"got {v!r}"
+                f"{type(self).__name__}: value must be a scalar (or one per problem of a "
+                f"batch) or a function of time, got {v!r}"
             )
         try:
-            finite = math.isfinite(float(v))
-        except jax.errors.ConcretizationTypeError:  # a tracer: checked where it is used
-            return
+            finite = bool(np.all(np.isfinite(np.asarray(v, dtype=float))))
+        except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError):
+            return  # a tracer: checked where it is used
         if not finite:
             raise ValueError(f"{type(self).__name__}: value must be finite, got {v!r}")
 
@@ -51,9 +51,10 @@ class _Valued(eqx.Module):
         """The boundary value at time ``t`` (a scalar), in ``dtype``."""
         v = self.value(t) if callable(self.value) else self.value
         v = jnp.asarray(v, dtype=dtype)
-        if v.ndim != 0:
+        if v.ndim > 1:  # a batch of problems may carry one value per problem
             raise ValueError(
-                f"{type(self).__name__}: value(t) must return a scalar, got shape {v.shape}"
+                f"{type(self).__name__}: value(t) must return a scalar (or one value per "
+                f"problem of a batch), got shape {v.shape}"
             )
         return v
 

@@ -120,7 +120,10 @@ class Grid1D(eqx.Module):
                 raise ValueError("rule='midpoint' needs a cell grid (values are cell averages)")
             return np.full(n, h)
         if rule == "rectangle":
-            return np.full(n, h)
+            w = np.full(n, h)
+            if self.kind == "nodes" and self.endpoint:
+                w[0] = 0.0  # right Riemann sum over [a, b] (ProbConserv's "rhs" option)
+            return w
         if rule == "trapezoid":
             if n == 1:
                 raise ValueError("rule='trapezoid' needs at least two points")
@@ -149,7 +152,8 @@ class Grid1D(eqx.Module):
     def quadrature(self, rule: Rule | None = None, dtype=None) -> Float[Array, " n"]:
         """Quadrature weights ``w`` so that ``sum(w * u)`` approximates ``integral u dx``.
 
-        ``rule="trapezoid"`` on a cell grid integrates the piecewise-linear interpolant of the
+        ``rule="rectangle"``: ``dx`` per point (cells, periodic nodes); on nodes with both end
+        points, the right Riemann sum (first weight 0). ``rule="trapezoid"`` on a cell grid integrates the piecewise-linear interpolant of the
         centre values from the first to the last centre (the rule ProbConserv uses on its
         target points); ``"midpoint"`` integrates cell averages over the whole domain.
         """

@@ -62,6 +62,11 @@ def pme_boundary(t: ArrayLike, m: ArrayLike) -> Float[Array, "..."]:
 
 
 # --- Stefan problem ---------------------------------------------------------------------------
+def _stefan_residual(z, us):
+    # module level (not a closure) so optimistix's compiled solve is reused across calls
+    return jnp.log(us * jsp.erf(z) * z) + z * z - jnp.log((1.0 - us) / _SQRT_PI)
+
+
 def stefan_z1(u_star: ArrayLike) -> Float[Array, ""]:
     """Root ``z1`` of ``u* erf(z) z exp(z^2) = (1 - u*) / sqrt(pi)`` (``0 < u* < 1``).
 
@@ -73,13 +78,10 @@ def stefan_z1(u_star: ArrayLike) -> Float[Array, ""]:
     u_star = u_star.astype(dtype)
     eps = float(jnp.finfo(dtype).eps)
 
-    def g(z, us):
-        return jnp.log(us * jsp.erf(z) * z) + z * z - jnp.log((1.0 - us) / _SQRT_PI)
-
     def solve_one(us):
         solver = optx.Bisection(rtol=8 * eps, atol=8 * eps)
         sol = optx.root_find(
-            g, solver, jnp.asarray(1.0, dtype), args=us,
+            _stefan_residual, solver, jnp.asarray(1.0, dtype), args=us,
             options=dict(lower=jnp.asarray(1e-6, dtype), upper=jnp.asarray(8.0, dtype)),
             max_steps=256,
         )
@@ -88,6 +90,15 @@ def stefan_z1(u_star: ArrayLike) -> Float[Array, ""]:
     if u_star.ndim == 0:
         return solve_one(u_star)
     return jax.vmap(solve_one)(u_star.ravel()).reshape(u_star.shape)
+
+
+def _like(u_star: ArrayLike, *xs: ArrayLike) -> Array:
+    """``u_star`` in the promoted floating dtype of ``(u_star, *xs)``, so a Python-number
+    parameter does not turn float32 ``x``/``t`` into float64 output when x64 is enabled."""
+    dtype = jnp.result_type(u_star, *xs)
+    if not jnp.issubdtype(dtype, jnp.floating):
+        dtype = jnp.result_type(float)
+    return jnp.asarray(u_star, dtype)
 
 
 def stefan_constants(u_star: ArrayLike) -> tuple[Array, Array, Array]:
@@ -103,7 +114,7 @@ def stefan(x: ArrayLike, t: ArrayLike, u_star: ArrayLike) -> Float[Array, "..."]
     ``u = 1 - c1 erf(x / (2 sqrt t))`` behind the front ``x <= alpha sqrt(t)``, 0 beyond; the
     solution drops from ``u*`` to 0 at the front. ``u(0, t) = 1`` for all ``t >= 0``.
     """
-    _, alpha, c1 = stefan_constants(u_star)
+    _, alpha, c1 = stefan_constants(_like(u_star, x, t))
     x, t = jnp.asarray(x), jnp.asarray(t)
     pos = t > 0
     sqrt_t = _where_safe(pos, jnp.sqrt, t, 0.0)
@@ -114,14 +125,14 @@ def stefan(x: ArrayLike, t: ArrayLike, u_star: ArrayLike) -> Float[Array, "..."]
 
 def stefan_front(t: ArrayLike, u_star: ArrayLike) -> Float[Array, "..."]:
     """Front position ``x*(t) = alpha sqrt(t)``."""
-    _, alpha, _ = stefan_constants(u_star)
+    _, alpha, _ = stefan_constants(_like(u_star, t))
     return alpha * jnp.sqrt(t)
 
 
 def stefan_mass(t: ArrayLike, u_star: ArrayLike) -> Float[Array, "..."]:
     """``integral u dx = 2 c1 sqrt(t / pi)`` (the integrated inflow ``-u_x(0, t)``), while the
     front is inside the domain."""
-    _, _, c1 = stefan_constants(u_star)
+    _, _, c1 = stefan_constants(_like(u_star, t))
     return 2.0 * c1 * jnp.sqrt(jnp.maximum(t, 0.0) / jnp.pi)
 
 

@@ -1,0 +1,96 @@
+"""Shared fixtures.
+
+* ``x64``: run one test with ``jax_enable_x64`` on (restored afterwards), for round-off checks.
+* ``fv_run``: a session cache of float64 finite-volume runs, so the mass-balance and the
+  convergence tests share the (compile-heavy) solves instead of repeating them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from types import SimpleNamespace
+
+import jax
+import numpy as np
+import pytest
+
+
+@contextlib.contextmanager
+def _x64(enabled: bool):
+    previous = bool(jax.config.jax_enable_x64)
+    jax.config.update("jax_enable_x64", enabled)
+    try:
+        yield
+    finally:
+        jax.config.update("jax_enable_x64", previous)
+
+
+@pytest.fixture
+def x64():
+    """Enable float64 for one test and restore the previous setting afterwards."""
+    with _x64(True):
+        yield
+
+
+@pytest.fixture
+def x32():
+    """Run one test with float64 disabled (JAX's default), whatever the session set."""
+    with _x64(False):
+        yield
+
+
+@pytest.fixture(scope="session")
+def fv_run():
+    """``run(problem, n, tmax=None, nt=11)``: a cached float64 ``physcon.gpme.simulate`` run.
+
+    The problem is solved on ``Grid1D.cells(*problem.domain, n)`` at ``nt`` equally spaced
+    times from ``t_span[0]`` to ``tmax`` (default ``t_span[1]``) with the default (stable)
+    substeps. Returns NumPy float64 arrays: ``t, x, u, inflow, exact`` and the ``grid``.
+    """
+    import physcon
+
+    cache: dict = {}
+
+    def run(problem, n: int, tmax: float | None = None, nt: int = 11) -> SimpleNamespace:
+        key = (repr(problem), n, tmax, nt)
+        if key not in cache:
+            with _x64(True):
+                grid = physcon.Grid1D.cells(*problem.domain, n=n)
+                t = np.linspace(problem.t_span[0], problem.t_span[1] if tmax is None else tmax, nt)
+                sim = physcon.gpme.simulate(problem, grid, t)
+                assert sim.u.dtype == np.float64
+                cache[key] = SimpleNamespace(
+                    grid=grid,
+                    t=np.asarray(sim.t),
+                    x=grid.x_np(),
+                    u=np.asarray(sim.u),
+                    inflow=np.asarray(sim.inflow),
+                    exact=np.asarray(problem.exact(grid.x_np(), t)),
+                    substeps=sim.substeps,
+                )
+        return cache[key]
+
+    return run
+
+
+def l1_time_averaged(run) -> float:
+    """``mean over output times t > t0 of integral |u - u_exact| dx`` (midpoint rule)."""
+    err = np.abs(run.u[1:] - run.exact[1:]).sum(-1) * run.grid.dx
+    return float(err.mean())
+
+
+def convergence_order(ns, errors) -> float:
+    """Least-squares slope of ``log(error)`` against ``log(dx)`` (``dx ~ 1/n``)."""
+    return float(np.polyfit(np.log(1.0 / np.asarray(ns, float)), np.log(errors), 1)[0])
+
+
+@pytest.fixture(scope="session")
+def order_of():
+    """``order_of(ns, errors)``: fitted convergence order (see :func:`convergence_order`)."""
+    return convergence_order
+
+
+@pytest.fixture(scope="session")
+def l1_error():
+    """``l1_error(run)``: L1 error averaged over the output times after ``t0``."""
+    return l1_time_averaged
