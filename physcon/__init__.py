@@ -8,7 +8,7 @@ from physcon._version import __version__
 from physcon.bc import Dirichlet, Neumann, Periodic, fd_weights
 from physcon.grid import Grid1D
 from physcon.solvers import exact, gpme
-from physcon import constraints, data, distributions, metrics
+from physcon import constraints, data, distributions, metrics, models
 
 
 __all__ = [

@@ -21,7 +21,6 @@ import dataclasses
 import json
 import math
 import os
-import tempfile
 import time
 from typing import Any
 
@@ -30,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from physcon._io import atomic_write
 from physcon._version import __version__
 from physcon.grid import Grid1D
 from physcon.solvers.fv import float_dtype, simulate, stable_substeps
@@ -234,26 +234,17 @@ def save(path, ds: Dataset, *, overwrite: bool = False) -> str:
     path = os.fspath(path)
     if os.path.exists(path) and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".h5.tmp", dir=folder)
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as f:
-            for name in _ARRAYS:
-                f.create_dataset(name, data=getattr(ds, name), compression="gzip" if name == "u" else None)
-            f.attrs["format"] = FORMAT
-            f.attrs["physcon_version"] = ds.version
-            f.attrs["problem"] = ds.problem
-            f.attrs["parameter"] = PROBLEMS[ds.problem].parameter
-            f.attrs["seed"] = -1 if ds.seed is None else int(ds.seed)
-            f.attrs["grid"] = json.dumps(ds.grid)
-            f.attrs["solver"] = json.dumps(ds.solver)
-            f.attrs["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_write(path) as tmp, h5py.File(tmp, "w") as f:
+        for name in _ARRAYS:
+            f.create_dataset(name, data=getattr(ds, name), compression="gzip" if name == "u" else None)
+        f.attrs["format"] = FORMAT
+        f.attrs["physcon_version"] = ds.version
+        f.attrs["problem"] = ds.problem
+        f.attrs["parameter"] = PROBLEMS[ds.problem].parameter
+        f.attrs["seed"] = -1 if ds.seed is None else int(ds.seed)
+        f.attrs["grid"] = json.dumps(ds.grid)
+        f.attrs["solver"] = json.dumps(ds.solver)
+        f.attrs["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     return path
 
 

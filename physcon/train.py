@@ -20,19 +20,17 @@ final parameters as one uninterrupted run (bitwise, on the same machine and soft
 Speed: ``log_every`` steps run in one compiled call (a ``jax.lax.scan`` over steps inside an
 ``eqx.filter_jit`` function; batches are gathered on the device with ``jnp.take``), so the
 Python loop, the progress bar, validation and checkpointing run once per chunk, not per step.
+The compiled side (batches, sharding, the scanned chunk, validation) is :mod:`physcon._steps`.
 
-Checkpoints and saved models are single self-describing files: one line of JSON (format,
-physcon version, hyperparameters, ...) followed by the array leaves written by
-``eqx.tree_serialise_leaves``. No pickle.
+Checkpoints and saved models are single self-describing files (see :mod:`physcon.checkpoint`,
+whose :func:`save_model`, :func:`load_model` and :func:`read_header` are re-exported here).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
@@ -43,305 +41,22 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
-from jaxtyping import Array, ArrayLike, Int, PRNGKeyArray, PyTree, Shaped
+from jaxtyping import ArrayLike, PRNGKeyArray, PyTree, Shaped
 
-from physcon._version import __version__
-
-CHECKPOINT_FORMAT = "physcon.train/1"
-MODEL_FORMAT = "physcon.model/1"
-
-
-# --- history ----------------------------------------------------------------------------------
-@dataclasses.dataclass(frozen=True)
-class History:
-    """What happened during :func:`fit` (host NumPy arrays; resumed runs include the steps done
-    before the checkpoint).
-
-    Attributes:
-        step: step index of each training loss, ``arange(steps_done)``, shape ``(S,)``.
-        loss: training loss of each step (the loss of the batch the step was computed on,
-            before that step's update), shape ``(S,)``, in the loss's dtype.
-        valid_step: number of steps done at each validation, shape ``(V,)``.
-        valid_loss: validation loss at those points, shape ``(V,)``.
-        seconds: wall time of each compiled chunk of steps (compilation excluded), ``(C,)``.
-        chunk_step: number of steps done at the end of each chunk, shape ``(C,)``.
-        compile_seconds: total time spent compiling (the training chunk(s) and validation).
-        aux: with ``has_aux=True``, the per-step mean of each entry of ``loss_fn``'s aux
-            dict, ``{name: (S,)}``; else empty.
-        best_step, best_valid_loss: the validation with the lowest loss (``None`` without
-            validation data).
-    """
-
-    step: np.ndarray
-    loss: np.ndarray
-    valid_step: np.ndarray
-    valid_loss: np.ndarray
-    seconds: np.ndarray
-    chunk_step: np.ndarray
-    compile_seconds: float
-    aux: dict[str, np.ndarray]
-    best_step: int | None = None
-    best_valid_loss: float | None = None
-
-    def __len__(self) -> int:
-        return int(self.loss.shape[0])
-
-    @property
-    def steps_per_second(self) -> float:
-        """Training throughput over the timed chunks (compilation excluded)."""
-        done = np.diff(np.concatenate([[0], self.chunk_step]))
-        total = float(np.sum(self.seconds))
-        return float(np.sum(done)) / total if total > 0 else float("nan")
-
-
-class _Record:
-    """Mutable host-side accumulator behind :class:`History` (also what a checkpoint stores)."""
-
-    def __init__(self, aux_names):
-        self.loss: list[np.ndarray] = []
-        self.aux: dict[str, list[np.ndarray]] = {k: [] for k in aux_names}
-        self.valid_step: list[int] = []
-        self.valid_loss: list[float] = []
-        self.seconds: list[float] = []
-        self.chunk_step: list[int] = []
-        self.compile_seconds = 0.0
-        self.best_step: int | None = None
-        self.best_valid_loss: float | None = None
-
-    def arrays(self, loss_dtype) -> dict[str, Any]:
-        loss = np.concatenate(self.loss) if self.loss else np.zeros((0,), loss_dtype)
-        return {
-            "loss": loss,
-            "aux": {k: (np.concatenate(v) if v else np.zeros((0,), loss_dtype)) for k, v in self.aux.items()},
-            "valid_step": np.asarray(self.valid_step, np.int64),
-            "valid_loss": np.asarray(self.valid_loss, np.float64),
-            "seconds": np.asarray(self.seconds, np.float64),
-            "chunk_step": np.asarray(self.chunk_step, np.int64),
-        }
-
-    def load(self, arrays, header):
-        self.loss = [arrays["loss"]]
-        self.aux = {k: [v] for k, v in arrays["aux"].items()}
-        self.valid_step = [int(v) for v in arrays["valid_step"]]
-        self.valid_loss = [float(v) for v in arrays["valid_loss"]]
-        self.seconds = [float(v) for v in arrays["seconds"]]
-        self.chunk_step = [int(v) for v in arrays["chunk_step"]]
-        self.compile_seconds = float(header["compile_seconds"])
-        self.best_step = header["best_step"]
-        self.best_valid_loss = header["best_valid_loss"]
-
-    def history(self, loss_dtype) -> History:
-        a = self.arrays(loss_dtype)
-        return History(step=np.arange(a["loss"].shape[0]), compile_seconds=self.compile_seconds,
-                       best_step=self.best_step, best_valid_loss=self.best_valid_loss, **a)
-
-
-# --- batching ---------------------------------------------------------------------------------
-def _leading_size(tree, name: str) -> int:
-    leaves = jax.tree.leaves(tree)
-    if not leaves:
-        raise ValueError(f"{name} must be a pytree with at least one array, got {tree!r}")
-    sizes = {}
-    for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
-        shape = np.shape(leaf)
-        if len(shape) == 0:
-            raise ValueError(f"{name}{jax.tree_util.keystr(path)} is a scalar; every leaf of {name} "
-                             "needs a leading sample axis")
-        sizes[jax.tree_util.keystr(path) or "<root>"] = shape[0]
-    if len(set(sizes.values())) != 1:
-        raise ValueError(f"the leaves of {name} must share the leading sample axis, got sizes {sizes}")
-    n = next(iter(sizes.values()))
-    if n == 0:
-        raise ValueError(f"{name} holds no samples (leading size 0)")
-    return int(n)
-
-
-def _epoch_permutation(data_key, epoch, n: int):
-    return jax.random.permutation(jax.random.fold_in(data_key, epoch), n)
-
-
-def batch_indices(
-    key: PRNGKeyArray, step: int | Int[ArrayLike, ""], n_samples: int, batch_size: int
-) -> Int[Array, " batch_size"]:
-    """Indices into the sample axis of the batch that :func:`fit` uses at ``step`` for a
-    run started with ``key``, shape ``(batch_size,)``.
-
-    Epoch ``e = step // (n_samples // batch_size)`` draws the permutation
-    ``jax.random.permutation(jax.random.fold_in(data_key, e), n_samples)`` with
-    ``data_key = jax.random.split(key, 3)[0]`` and slices it ``batch_size`` at a time; the
-    ``n_samples % batch_size`` samples left over at the end of the permutation are not used
-    in that epoch.
-    """
-    if not 1 <= batch_size <= n_samples:
-        raise ValueError(f"batch_size must be in [1, n_samples={n_samples}], got {batch_size}")
-    data_key = jax.random.split(key, 3)[0]
-    per_epoch = n_samples // batch_size
-    step = jnp.asarray(step)
-    perm = _epoch_permutation(data_key, step // per_epoch, n_samples)
-    return jax.lax.dynamic_slice_in_dim(perm, (step % per_epoch) * batch_size, batch_size)
-
-
-# --- small helpers ----------------------------------------------------------------------------
-def _positive_int(value, name: str, allow_none: bool = False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _json_hyperparams(hyperparams) -> dict:
-    if hyperparams is None:
-        return {}
-    if not isinstance(hyperparams, dict):
-        raise ValueError(f"hyperparams must be a dict of JSON values, got {type(hyperparams).__name__}")
-    try:
-        return json.loads(json.dumps(hyperparams))
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"hyperparams must be JSON-serialisable (numbers, strings, lists, dicts): {err}") from None
-
-
-def _key_list(key) -> list[int]:
-    try:
-        data = jax.random.key_data(key)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"key must be a JAX PRNG key (jax.random.key or PRNGKey), got {key!r}") from err
-    return [int(v) for v in np.asarray(data).ravel()]
-
-
-def _describe_optimizer(opt_state) -> str:
-    """A short description of an optax state's structure, e.g.
-    ``(ScaleByAdamState(count, mu, nu), EmptyState())``, stored in checkpoint headers."""
-
-    def describe(node):
-        if isinstance(node, tuple) and hasattr(node, "_fields"):
-            parts = [describe(v) if isinstance(v, (tuple, list)) else f for f, v in zip(node._fields, node)]
-            return f"{type(node).__name__}({', '.join(parts)})"
-        if isinstance(node, (tuple, list)):
-            return "(" + ", ".join(describe(v) for v in node) + ")"
-        return type(node).__name__
-
-    return describe(opt_state)
-
-
-def _check_like(loaded, skeleton, what: str, path) -> None:
-    """Raise ValueError unless every array leaf of ``loaded`` has the skeleton's shape/dtype."""
-    a = jax.tree_util.tree_leaves_with_path(skeleton)
-    b = jax.tree.leaves(loaded)
-    for (p, s), x in zip(a, b):
-        if eqx.is_array(s) or isinstance(s, jax.ShapeDtypeStruct):
-            if (tuple(s.shape), np.dtype(s.dtype)) != (tuple(np.shape(x)), np.dtype(x.dtype)):
-                raise ValueError(
-                    f"{path}: {what}{jax.tree_util.keystr(p)} has shape {np.shape(x)} and dtype "
-                    f"{np.dtype(x.dtype)} in the file but {tuple(s.shape)} / {np.dtype(s.dtype)} in the "
-                    "skeleton; was the model built with other hyperparameters?"
-                )
-
-
-def _shard(tree, sharding: NamedSharding):
-    """Place (outside jit) or constrain (inside jit) the array leaves of ``tree``; uses
-    ``jax.reshard`` for meshes with ``Explicit`` axes, ``eqx.filter_shard`` otherwise."""
-    types = getattr(sharding.mesh, "axis_types", ())
-    if any(t == jax.sharding.AxisType.Explicit for t in types):
-        arrays, rest = eqx.partition(tree, eqx.is_array)
-        return eqx.combine(jax.reshard(arrays, sharding), rest)
-    return eqx.filter_shard(tree, sharding)
-
-
-def _write(path, header: dict, tree) -> str:
-    """Atomically write ``header`` (one JSON line) and the leaves of ``tree`` to ``path``."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write((json.dumps(header) + "\n").encode())
-            eqx.tree_serialise_leaves(f, tree)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
-
-
-def read_header(path) -> dict:
-    """The JSON header (first line) of a file written by :func:`save_model` or by
-    :func:`fit`'s checkpointing."""
-    path = os.fspath(path)
-    with open(path, "rb") as f:
-        return _read_header(f, path)
-
-
-def _read_header(f, path) -> dict:
-    line = f.readline()
-    try:
-        header = json.loads(line)
-    except ValueError:
-        header = None
-    if not isinstance(header, dict) or header.get("format") not in (CHECKPOINT_FORMAT, MODEL_FORMAT):
-        raise ValueError(f"{path} is not a physcon model or checkpoint file (no valid JSON header line)")
-    return header
-
-
-# --- saving models ----------------------------------------------------------------------------
-def save_model(path, model: eqx.Module, hyperparams: dict | None = None) -> str:
-    """Write ``model`` to one self-describing file: a JSON header line (format, physcon version,
-    ``hyperparams``, the model's class name) and then its leaves (``eqx.tree_serialise_leaves``).
-    Written atomically (temporary file, then renamed). Returns the path.
-
-    ``hyperparams`` should be the keyword arguments that rebuild the model's *structure*, so
-    that ``load_model(path, ModelClass)`` works (``ModelClass(**hyperparams, key=...)``).
-    """
-    header = {
-        "format": MODEL_FORMAT,
-        "physcon_version": __version__,
-        "hyperparams": _json_hyperparams(hyperparams),
-        "model": type(model).__qualname__,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    return _write(path, header, model)
-
-
-def load_model(path, skeleton_or_constructor: eqx.Module | Callable[..., eqx.Module]) -> eqx.Module:
-    """Read a model written by :func:`save_model`, or the (latest, not best) model of a
-    :func:`fit` checkpoint.
-
-    Args:
-        path: the file.
-        skeleton_or_constructor: either a model of the same structure (its array values are
-            ignored), or a callable (e.g. the model class) that builds one as
-            ``constructor(**hyperparams, key=jax.random.PRNGKey(0))`` from the file's header.
-            The constructor is only traced (``eqx.filter_eval_shape``): no parameters are
-            initialised.
-
-    Raises:
-        ValueError: not a physcon file, or arrays whose shapes/dtypes differ from the skeleton.
-    """
-    path = os.fspath(path)
-    with open(path, "rb") as f:
-        header = _read_header(f, path)
-        if isinstance(skeleton_or_constructor, eqx.Module):
-            skeleton = skeleton_or_constructor
-        elif callable(skeleton_or_constructor):
-            hp = header.get("hyperparams") or {}
-            try:
-                skeleton = eqx.filter_eval_shape(skeleton_or_constructor, **hp, key=jax.random.PRNGKey(0))
-            except TypeError as err:
-                raise ValueError(f"{path}: could not build the model from the file's hyperparameters {hp}: "
-                                 f"{err}") from err
-        else:
-            raise ValueError(f"skeleton_or_constructor must be an eqx.Module or a callable, "
-                             f"got {type(skeleton_or_constructor).__name__}")
-        try:
-            model = eqx.tree_deserialise_leaves(f, skeleton)
-        except (RuntimeError, ValueError, OSError, EOFError) as err:
-            raise ValueError(f"{path}: the file's arrays do not fit the skeleton (was the model built with "
-                             f"other hyperparameters?): {err}") from err
-    _check_like(model, skeleton, "model", path)
-    return model
+from physcon._steps import _chunk_runner, _objective, _place, _validator, batch_indices
+from physcon.checkpoint import (  # the file functions are re-exported: physcon.train.save_model etc.
+    CHECKPOINT_FORMAT,
+    MODEL_FORMAT,
+    _describe_optimizer,
+    _json_hyperparams,
+    _key_list,
+    _load_checkpoint,
+    _write_checkpoint,
+    load_model,
+    read_header,
+    save_model,
+)
+from physcon.history import History, _Record
 
 
 # --- the training loop ------------------------------------------------------------------------
@@ -432,13 +147,79 @@ def fit(
         FloatingPointError: the training loss became NaN or infinite (the message gives the
             first such step; the last checkpoint, if any, is from before it).
     """
-    # ---- arguments
+    cfg = _check_args(model, data, steps=steps, batch_size=batch_size, key=key, valid_data=valid_data,
+                      valid_every=valid_every, valid_fn=valid_fn, keep_best=keep_best, log_every=log_every,
+                      checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume,
+                      hyperparams=hyperparams, progress=progress, mesh=mesh)
+
+    # ---- state
+    data_key, step_key, valid_key = jax.random.split(key, 3)
+    data = jax.tree.map(jnp.asarray, data)
+    params, static = eqx.partition(model, eqx.is_inexact_array)
+    opt_state = optimizer.init(params)
+    objective = _objective(loss_fn, static, has_aux)
+    batch_shape = jax.tree.map(lambda a: jax.ShapeDtypeStruct((cfg.batch_size, *a.shape[1:]), a.dtype), data)
+    loss_shape = eqx.filter_eval_shape(objective, params, batch_shape, jax.random.fold_in(step_key, 0))
+    loss_dtype = np.dtype(loss_shape[0].dtype)
+    aux_names = sorted(loss_shape[1])
+    record = _Record(aux_names)
+    checkpoints = _Checkpoints(cfg, record, static, loss_dtype, model_name=type(model).__qualname__,
+                               optimizer=_describe_optimizer(opt_state), aux_names=aux_names)
+    start, params, opt_state, best_params = checkpoints.resume(params, opt_state)
+    data, valid_data, params, opt_state = _place(cfg, data, valid_data, params, opt_state)
+
+    # ---- the compiled parts, then the host loop over chunks
+    chunk_runner = _chunk_runner(cfg, record, objective, optimizer, data, data_key, step_key)
+    evaluate = _validator(cfg, record, loss_fn, valid_fn, valid_data, static, valid_key, has_aux)
+    params, best_params = _loop(cfg, record, params, opt_state, best_params, start,
+                                chunk_runner, evaluate, checkpoints.save)
+
+    final = best_params if (keep_best and best_params is not None) else params
+    return eqx.combine(final, static), record.history(loss_dtype)
+
+
+# --- checked arguments ------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class _Settings:
+    """The checked arguments of one :func:`fit` call, shared by the parts below."""
+
+    steps: int
+    batch_size: int
+    log_every: int
+    n: int  # samples in data
+    n_valid: int | None  # samples in valid_data (None without it)
+    valid_every: int | None
+    checkpoint: str | None
+    checkpoint_every: int | None
+    resume: bool
+    hyperparams: dict
+    key_list: list[int]  # the key's data, as stored in (and checked against) checkpoint headers
+    progress: bool
+    mesh: Mesh | None
+    shards: int | None = None  # size of the mesh's first axis, over which batches are split
+    replicated: NamedSharding | None = None
+    batch_sharding: NamedSharding | None = None
+
+    @property
+    def per_epoch(self) -> int:
+        return self.n // self.batch_size
+
+    @property
+    def chunk(self) -> int:
+        """Steps per compiled call: validation and checkpoints fall between calls."""
+        return math.gcd(self.log_every, self.valid_every or 0, self.checkpoint_every or 0)
+
+
+def _check_args(model, data, *, steps, batch_size, key, valid_data, valid_every, valid_fn, keep_best,
+                log_every, checkpoint, checkpoint_every, resume, hyperparams, progress, mesh) -> _Settings:
+    """Validate :func:`fit`'s arguments (``ValueError`` naming the argument) and fill in defaults."""
     steps = _positive_int(steps, "steps")
     batch_size = _positive_int(batch_size, "batch_size")
     log_every = _positive_int(log_every, "log_every")
     n = _leading_size(data, "data")
     if batch_size > n:
         raise ValueError(f"batch_size={batch_size} exceeds the number of samples in data (N={n})")
+    n_valid = None
     if valid_data is None:
         if valid_every is not None or valid_fn is not None:
             raise ValueError("valid_every / valid_fn given without valid_data")
@@ -463,177 +244,114 @@ def fit(
     key_list = _key_list(key)
     if not isinstance(model, eqx.Module):
         raise ValueError(f"model must be an eqx.Module, got {type(model).__name__}")
-    if mesh is not None:
-        if not isinstance(mesh, Mesh):
-            raise ValueError(f"mesh must be a jax.sharding.Mesh, got {type(mesh).__name__}")
-        shards = int(mesh.shape[mesh.axis_names[0]])
-        if batch_size % shards:
-            raise ValueError(f"batch_size={batch_size} must be divisible by the size {shards} of the "
-                             f"mesh's first axis {mesh.axis_names[0]!r}")
-        replicated = NamedSharding(mesh, PartitionSpec())
-        batch_sharding = NamedSharding(mesh, PartitionSpec(mesh.axis_names[0]))
-    chunk = math.gcd(log_every, valid_every or 0, checkpoint_every or 0)
-    per_epoch = n // batch_size
+    cfg = _Settings(steps, batch_size, log_every, n, n_valid, valid_every, checkpoint, checkpoint_every,
+                    resume, hyperparams, key_list, progress, mesh)
+    if mesh is None:
+        return cfg
+    if not isinstance(mesh, Mesh):
+        raise ValueError(f"mesh must be a jax.sharding.Mesh, got {type(mesh).__name__}")
+    shards = int(mesh.shape[mesh.axis_names[0]])
+    if batch_size % shards:
+        raise ValueError(f"batch_size={batch_size} must be divisible by the size {shards} of the "
+                         f"mesh's first axis {mesh.axis_names[0]!r}")
+    return dataclasses.replace(cfg, shards=shards, replicated=NamedSharding(mesh, PartitionSpec()),
+                               batch_sharding=NamedSharding(mesh, PartitionSpec(mesh.axis_names[0])))
 
-    # ---- state
-    data_key, step_key, valid_key = jax.random.split(key, 3)
-    data = jax.tree.map(jnp.asarray, data)
-    params, static = eqx.partition(model, eqx.is_inexact_array)
-    opt_state = optimizer.init(params)
-    optimizer_desc = _describe_optimizer(opt_state)
 
-    def objective(p, batch, k):
-        out = loss_fn(eqx.combine(p, static), batch, k)
-        if has_aux:
-            if not (isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], dict)):
-                raise ValueError("with has_aux=True, loss_fn must return (loss, aux) with aux a dict of arrays")
-            loss, aux = out
-            aux = {str(name): jnp.mean(v) for name, v in aux.items()}
-        else:
-            loss, aux = out, {}
-        if jnp.shape(loss) != ():
-            raise ValueError(f"loss_fn must return a scalar loss, got shape {jnp.shape(loss)}"
-                             + ("" if has_aux else " (returning (loss, aux)? pass has_aux=True)"))
-        return loss, aux
+def _leading_size(tree, name: str) -> int:
+    leaves = jax.tree.leaves(tree)
+    if not leaves:
+        raise ValueError(f"{name} must be a pytree with at least one array, got {tree!r}")
+    sizes = {}
+    for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
+        shape = np.shape(leaf)
+        if len(shape) == 0:
+            raise ValueError(f"{name}{jax.tree_util.keystr(path)} is a scalar; every leaf of {name} "
+                             "needs a leading sample axis")
+        sizes[jax.tree_util.keystr(path) or "<root>"] = shape[0]
+    if len(set(sizes.values())) != 1:
+        raise ValueError(f"the leaves of {name} must share the leading sample axis, got sizes {sizes}")
+    n = next(iter(sizes.values()))
+    if n == 0:
+        raise ValueError(f"{name} holds no samples (leading size 0)")
+    return int(n)
 
-    loss_shape = eqx.filter_eval_shape(
-        objective, params, jax.tree.map(lambda a: jax.ShapeDtypeStruct((batch_size, *a.shape[1:]), a.dtype), data),
-        jax.random.fold_in(step_key, 0),
-    )
-    loss_dtype = np.dtype(loss_shape[0].dtype)
-    aux_names = sorted(loss_shape[1])
-    record = _Record(aux_names)
-    best_params = None
-    start = 0
 
-    if resume and os.path.exists(checkpoint):
+def _positive_int(value, name: str, allow_none: bool = False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+# --- checkpoints ------------------------------------------------------------------------------
+class _Checkpoints:
+    """:func:`fit`'s checkpoint file: resuming from it and rewriting it (no-ops without one)."""
+
+    def __init__(self, cfg: _Settings, record: _Record, static, loss_dtype, *, model_name: str,
+                 optimizer: str, aux_names: list[str]):
+        self.cfg, self.record, self.static, self.loss_dtype = cfg, record, static, loss_dtype
+        self.model_name, self.optimizer, self.aux_names = model_name, optimizer, aux_names
+
+    def resume(self, params, opt_state):
+        """``(start step, params, opt_state, best_params)``: the checkpoint's when resuming from
+        an existing file (its history goes into the record), else step 0 and the given state."""
+        cfg = self.cfg
+        if not (cfg.resume and os.path.exists(cfg.checkpoint)):
+            return 0, params, opt_state, None
         header, params, opt_state, best_params = _load_checkpoint(
-            checkpoint, record, params, static, opt_state, loss_dtype,
-            expect={"batch_size": batch_size, "n_samples": n, "key": key_list, "hyperparams": hyperparams,
-                    "optimizer": optimizer_desc, "aux": aux_names},
+            cfg.checkpoint, self.record, params, self.static, opt_state, self.loss_dtype,
+            expect={"batch_size": cfg.batch_size, "n_samples": cfg.n, "key": cfg.key_list,
+                    "hyperparams": cfg.hyperparams, "optimizer": self.optimizer, "aux": self.aux_names},
         )
         start = int(header["step"])
-        if start > steps:
-            raise ValueError(f"checkpoint {checkpoint} is at step {start}, beyond steps={steps}")
+        if start > cfg.steps:
+            raise ValueError(f"checkpoint {cfg.checkpoint} is at step {start}, beyond steps={cfg.steps}")
+        return start, params, opt_state, best_params
 
-    if mesh is not None:
-        data = jax.device_put(data, replicated)
-        params, opt_state = _shard((params, opt_state), replicated)
-        if valid_data is not None:
-            valid_data = jax.device_put(jax.tree.map(jnp.asarray, valid_data), replicated)
-    elif valid_data is not None:
-        valid_data = jax.tree.map(jnp.asarray, valid_data)
-
-    # ---- the compiled chunk of steps
-    def train_step(carry, step):
-        p, state, perm, first = carry
-        new_epoch = (step % per_epoch == 0) | (step == first)
-        perm = jax.lax.cond(new_epoch, lambda: _epoch_permutation(data_key, step // per_epoch, n), lambda: perm)
-        idx = jax.lax.dynamic_slice_in_dim(perm, (step % per_epoch) * batch_size, batch_size)
-        batch = jax.tree.map(lambda a: jnp.take(a, idx, axis=0, mode="clip"), data)
-        if mesh is not None:
-            batch = _shard(batch, batch_sharding)
-        (loss, aux), grads = jax.value_and_grad(objective, has_aux=True)(p, batch, jax.random.fold_in(step_key, step))
-        updates, state = optimizer.update(grads, state, p)
-        p = eqx.apply_updates(p, updates)
-        if mesh is not None:
-            p, state = _shard((p, state), replicated)
-        return (p, state, perm, first), (loss, aux)
-
-    @eqx.filter_jit
-    def run_chunk(p, state, first, length):
-        perm = jnp.zeros((n,), jnp.int32)  # drawn at the chunk's first step (one permutation to compile)
-        carry = (p, state, perm, first)
-        (p, state, _, _), (losses, aux) = jax.lax.scan(train_step, carry, first + jnp.arange(length))
-        if mesh is not None:
-            p, state = _shard((p, state), replicated)
-        return p, state, losses, aux
-
-    compiled: dict[Any, Any] = {}  # chunk length -> executable; "valid" -> validation
-
-    def chunk_runner(p, state, first, length):
-        """The compiled chunk of ``length`` steps (compiled ahead of time, and timed, once)."""
-        if length not in compiled:
-            t0 = time.perf_counter()
-            compiled[length] = run_chunk.lower(p, state, first, length).compile()
-            record.compile_seconds += time.perf_counter() - t0
-        return compiled[length]
-
-    # ---- validation
-    evaluate = None
-    if valid_data is not None:
-        if valid_fn is None:
-            vb = min(batch_size, n_valid)
-            n_batches = n_valid // vb
-            v_shard = mesh is not None and vb % shards == 0
-
-            def default_valid(model_, vdata):
-                batches = jax.tree.map(lambda a: a[: n_batches * vb].reshape(n_batches, vb, *a.shape[1:]), vdata)
-
-                def one(args):
-                    i, b = args
-                    if v_shard:
-                        b = _shard(b, batch_sharding)
-                    out = loss_fn(model_, b, jax.random.fold_in(valid_key, i))
-                    return out[0] if has_aux else out
-
-                return jnp.mean(jax.lax.map(one, (jnp.arange(n_batches), batches)))
-
-            vfn = default_valid
-        else:
-            vfn = valid_fn
-
-        @eqx.filter_jit
-        def evaluate_(p, vdata):
-            value = vfn(eqx.combine(p, static), vdata)
-            if jnp.shape(value) != ():
-                raise ValueError(f"the validation loss must be a scalar, got shape {jnp.shape(value)}")
-            return value
-
-        def evaluate(p):
-            if "valid" not in compiled:
-                t0 = time.perf_counter()
-                compiled["valid"] = evaluate_.lower(p, valid_data).compile()
-                record.compile_seconds += time.perf_counter() - t0
-            return float(compiled["valid"](p, valid_data))
-
-    # ---- checkpointing
-    def save_checkpoint(step):
-        arrays = record.arrays(loss_dtype)
-        header = {
-            "format": CHECKPOINT_FORMAT,
-            "physcon_version": __version__,
+    def save(self, step, params, opt_state, best_params) -> None:
+        """Rewrite the checkpoint if ``step`` is a checkpoint step (or the last step)."""
+        cfg, record = self.cfg, self.record
+        if cfg.checkpoint is None or not (step % cfg.checkpoint_every == 0 or step == cfg.steps):
+            return
+        info = {
             "step": step,
-            "steps": steps,
-            "batch_size": batch_size,
-            "n_samples": n,
-            "key": key_list,
-            "hyperparams": hyperparams,
-            "optimizer": optimizer_desc,
-            "model": type(model).__qualname__,
-            "log_every": log_every,
-            "valid_every": valid_every,
-            "checkpoint_every": checkpoint_every,
-            "aux": aux_names,
+            "steps": cfg.steps,
+            "batch_size": cfg.batch_size,
+            "n_samples": cfg.n,
+            "key": cfg.key_list,
+            "hyperparams": cfg.hyperparams,
+            "optimizer": self.optimizer,
+            "model": self.model_name,
+            "log_every": cfg.log_every,
+            "valid_every": cfg.valid_every,
+            "checkpoint_every": cfg.checkpoint_every,
+            "aux": self.aux_names,
             "n_valid": len(record.valid_step),
             "n_chunks": len(record.seconds),
             "best_step": record.best_step,
             "best_valid_loss": record.best_valid_loss,
             "compile_seconds": record.compile_seconds,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        best = None if best_params is None else eqx.combine(best_params, static)
-        keys = {"key": np.asarray(key_list, np.uint32)}
-        _write(checkpoint, header, (eqx.combine(params, static), opt_state, best, arrays, keys))
+        best = None if best_params is None else eqx.combine(best_params, self.static)
+        _write_checkpoint(cfg.checkpoint, info, eqx.combine(params, self.static), opt_state, best,
+                          record.arrays(self.loss_dtype))
 
-    # ---- the loop
+
+# --- the host loop ----------------------------------------------------------------------------
+def _loop(cfg: _Settings, record: _Record, params, opt_state, best_params, start: int,
+          chunk_runner, evaluate, save):
+    """The host loop from step ``start`` to ``cfg.steps``: per chunk, one compiled call, then
+    the NaN check, history, validation, checkpoint and progress bar. Returns the final
+    ``(params, best_params)``."""
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=steps, initial=start, unit="step", desc="fit", disable=not progress)
+    bar = tqdm(total=cfg.steps, initial=start, unit="step", desc="fit", disable=not cfg.progress)
     step = done = start
     try:
-        while step < steps:
-            stop = min(steps, (step // chunk + 1) * chunk)
+        while step < cfg.steps:
+            stop = min(cfg.steps, (step // cfg.chunk + 1) * cfg.chunk)
             first = jnp.asarray(step, jnp.int32)
             run = chunk_runner(params, opt_state, first, stop - step)
             t0 = time.perf_counter()
@@ -645,75 +363,31 @@ def fit(
                 first_bad = step + int(np.argmax(bad))
                 raise FloatingPointError(
                     f"loss is not finite ({losses[np.argmax(bad)]}) at step {first_bad}: check the data, "
-                    "the learning rate and loss_fn" + ("; the last checkpoint is from before it" if checkpoint else "")
+                    "the learning rate and loss_fn"
+                    + ("; the last checkpoint is from before it" if cfg.checkpoint else "")
                 )
             params, opt_state = new_params, new_state
             record.loss.append(losses)
-            for name in aux_names:
+            for name in record.aux:
                 record.aux[name].append(np.asarray(aux[name]))
             record.seconds.append(elapsed)
             record.chunk_step.append(stop)
             step = stop
             postfix = {"loss": f"{float(np.mean(losses)):.3e}"}
-            if evaluate is not None and step % valid_every == 0:
+            if evaluate is not None and step % cfg.valid_every == 0:
                 value = evaluate(params)
                 record.valid_step.append(step)
                 record.valid_loss.append(value)
                 if record.best_valid_loss is None or value < record.best_valid_loss:
                     record.best_step, record.best_valid_loss, best_params = step, value, params
                 postfix["valid"] = f"{value:.3e}"
-            if checkpoint is not None and (step % checkpoint_every == 0 or step == steps):
-                save_checkpoint(step)
+            save(step, params, opt_state, best_params)
             bar.set_postfix(postfix, refresh=False)
             bar.update(stop - done)
             done = stop
     finally:
         bar.close()
-
-    final = best_params if (keep_best and best_params is not None) else params
-    return eqx.combine(final, static), record.history(loss_dtype)
-
-
-def _load_checkpoint(path, record, params, static, opt_state, loss_dtype, expect):
-    """Read a checkpoint into ``record``; return ``(header, params, opt_state, best_params)``."""
-    with open(path, "rb") as f:
-        header = _read_header(f, path)
-        if header["format"] != CHECKPOINT_FORMAT:
-            raise ValueError(f"{path} is a saved model, not a training checkpoint")
-        names = {"batch_size": "batch_size", "n_samples": "the number of samples N in data",
-                 "key": "key", "hyperparams": "hyperparams", "optimizer": "the optimiser state's structure",
-                 "aux": "the aux names returned by loss_fn"}
-        diffs = [f"{names[k]}: file has {header.get(k)!r}, this run {v!r}" for k, v in expect.items()
-                 if header.get(k) != v]
-        if diffs:
-            raise ValueError(f"cannot resume from {path}: it was written by a different run ("
-                             + "; ".join(diffs) + "). Use another checkpoint path or the same settings.")
-        model = eqx.combine(params, static)
-        k, m, c = int(header["step"]), int(header["n_valid"]), int(header["n_chunks"])
-        history = {
-            "loss": np.zeros((k,), loss_dtype),
-            "aux": {name: np.zeros((k,), loss_dtype) for name in header["aux"]},
-            "valid_step": np.zeros((m,), np.int64),
-            "valid_loss": np.zeros((m,), np.float64),
-            "seconds": np.zeros((c,), np.float64),
-            "chunk_step": np.zeros((c,), np.int64),
-        }
-        best = None if header["best_step"] is None else model
-        keys = {"key": np.zeros((len(header["key"]),), np.uint32)}
-        skeleton = (model, opt_state, best, history, keys)
-        try:
-            loaded = eqx.tree_deserialise_leaves(f, skeleton)
-        except Exception as err:  # truncated or foreign payload
-            raise ValueError(f"{path}: could not read the checkpoint's arrays (truncated, or another "
-                             f"model/optimiser?): {err}") from err
-    _check_like(loaded[:3], skeleton[:3], "checkpoint", path)
-    model_l, opt_state_l, best_l, history_l, _ = loaded
-    for name, arr in [("loss", history_l["loss"]), *history_l["aux"].items()]:
-        if arr.shape != (k,):
-            raise ValueError(f"{path}: history {name} has shape {arr.shape}, expected {(k,)}")
-    record.load(history_l, header)
-    best_params = None if best_l is None else eqx.filter(best_l, eqx.is_inexact_array)
-    return header, eqx.filter(model_l, eqx.is_inexact_array), opt_state_l, best_params
+    return params, best_params
 
 
 __all__ = ["History", "batch_indices", "fit", "load_model", "read_header", "save_model"]

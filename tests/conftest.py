@@ -79,15 +79,16 @@ def l1_time_averaged(run) -> float:
     return float(err.mean())
 
 
-def convergence_order(ns, errors) -> float:
-    """Least-squares slope of ``log(error)`` against ``log(dx)`` (``dx ~ 1/n``)."""
-    return float(np.polyfit(np.log(1.0 / np.asarray(ns, float)), np.log(errors), 1)[0])
-
-
 @pytest.fixture(scope="session")
 def order_of():
-    """``order_of(ns, errors)``: fitted convergence order (see :func:`convergence_order`)."""
-    return convergence_order
+    """``order_of(ns, errors)``: the fitted convergence order, the least-squares slope of
+    ``log(error)`` against ``log(dx)`` with ``dx = 1/n``."""
+    from physcon.metrics import convergence_order
+
+    def order_of(ns, errors) -> float:
+        return convergence_order(1.0 / np.asarray(ns, float), errors)
+
+    return order_of
 
 
 @pytest.fixture(scope="session")
