@@ -118,6 +118,20 @@ TOLERANCE_FULL = {"float64": 1e-10, "float32": 1e-4}
 
 
 # --- NumPy reference -----------------------------------------------------------------------------
+def _numpy_setup(u_star, nx: int, dt, dtype, u0):
+    """Constants and initial state shared by the two NumPy references."""
+    dtype = np.dtype(dtype)
+    dx_f = 1.0 / nx
+    dx = dtype.type(dx_f)
+    r = dtype.type(dt) / dx
+    w = wall_derivative_weights(2, dx_f, True).astype(dtype)
+    us = np.asarray(u_star, dtype)[:, None]
+    batch = us.shape[0]
+    u = np.zeros((batch, nx), dtype) if u0 is None else np.array(u0, dtype)
+    phi_wall = np.maximum(dtype.type(1.0) - us[:, 0], 0)  # Phi(u = 1) at the Dirichlet wall
+    return dtype, dx, r, w, us, batch, u, phi_wall, dtype.type(0.0)
+
+
 def numpy_stefan(u_star, nx: int, dt, steps: int, dtype, u0=None, compensated: bool = False):
     """``steps`` forward-Euler steps of the Kirchhoff finite-volume Stefan scheme, batched.
 
@@ -135,16 +149,7 @@ def numpy_stefan(u_star, nx: int, dt, steps: int, dtype, u0=None, compensated: b
     Returns:
         The state after ``steps`` steps, shape ``(batch, nx)``.
     """
-    dtype = np.dtype(dtype)
-    dx_f = 1.0 / nx
-    dx = dtype.type(dx_f)
-    r = dtype.type(dt) / dx
-    w = wall_derivative_weights(2, dx_f, True).astype(dtype)
-    us = np.asarray(u_star, dtype)[:, None]
-    batch = us.shape[0]
-    u = np.zeros((batch, nx), dtype) if u0 is None else np.array(u0, dtype)
-    phi_wall = np.maximum(dtype.type(1.0) - us[:, 0], 0)  # Phi(u = 1) at the Dirichlet wall
-    zero = dtype.type(0.0)
+    dtype, dx, r, w, us, batch, u, phi_wall, zero = _numpy_setup(u_star, nx, dt, dtype, u0)
     c = np.zeros_like(u)
     for _ in range(steps):
         phi = np.maximum(u - us, zero)
@@ -164,16 +169,7 @@ def numpy_stefan(u_star, nx: int, dt, steps: int, dtype, u0=None, compensated: b
 
 def numpy_stefan_inplace(u_star, nx: int, dt, steps: int, dtype, u0=None, compensated: bool = False):
     """:func:`numpy_stefan` with preallocated buffers and ``out=`` (same operations, same order)."""
-    dtype = np.dtype(dtype)
-    dx_f = 1.0 / nx
-    dx = dtype.type(dx_f)
-    r = dtype.type(dt) / dx
-    w = wall_derivative_weights(2, dx_f, True).astype(dtype)
-    us = np.asarray(u_star, dtype)[:, None]
-    batch = us.shape[0]
-    u = np.zeros((batch, nx), dtype) if u0 is None else np.array(u0, dtype)
-    phi_wall = np.maximum(dtype.type(1.0) - us[:, 0], 0)
-    zero = dtype.type(0.0)
+    dtype, dx, r, w, us, batch, u, phi_wall, zero = _numpy_setup(u_star, nx, dt, dtype, u0)
     phi = np.empty_like(u)
     F = np.zeros((batch, nx + 1), dtype)  # F[:, -1] stays 0 (Neumann(0) wall)
     D = np.empty_like(u)
