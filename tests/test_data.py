@@ -36,6 +36,18 @@ def test_generate_matches_single_solves(x64):
     assert ds.mass_balance_error().max() < 1e-13
 
 
+@pytest.mark.parametrize("family", ["advection", "burgers"])
+def test_generate_hyperbolic_batches(x64, family):
+    # a batch of conservation laws with scalar Dirichlet inflow: ghost values per problem
+    ds = data.generate(family, 3, seed=2, nx=40, nt=5)
+    cls = data.problem_class(family)
+    grid = pc.Grid1D.cells(*cls.domain, n=40)
+    for i, a in enumerate(ds.params):
+        u = pc.gpme.solve(cls(a=float(a)), grid, jnp.asarray(ds.t), substeps=ds.solver["substeps"])
+        np.testing.assert_allclose(ds.u[i], np.asarray(u), rtol=0, atol=1e-13)
+    assert ds.mass_balance_error().max() < 1e-13
+
+
 def test_seed_reproducible_and_params_explicit(small):
     again = data.generate("stefan", 5, seed=3, nx=40, nt=6)
     np.testing.assert_array_equal(again.params, small.params)

@@ -94,6 +94,8 @@ def godunov_fluxes(riemann, u, t, left, right, dx: float):
         gl, gr = u[-1], u[0]
     else:
         gl, gr = ghost(left, u[0], -1.0), ghost(right, u[-1], 1.0)
+    # scalar boundary data meet a batched state (nx, batch): one ghost value per problem
+    gl, gr = (jnp.broadcast_to(g, u.shape[1:]).astype(u.dtype) for g in (gl, gr))
     ext = jnp.concatenate([gl[None], u, gr[None]])
     return riemann(ext[:-1], ext[1:])
 
