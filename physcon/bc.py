@@ -16,7 +16,6 @@ layer (``physcon.constraints``) decide *how* to impose it. A boundary value is a
 
 from __future__ import annotations
 
-import math
 from typing import Callable, Union
 
 import equinox as eqx

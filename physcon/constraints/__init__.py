@@ -1,4 +1,4 @@
-"""Transforms that make predictions satisfy physics exactly."""
+"""Transforms that make predictions satisfy physics exactly, and the soft (penalty) baselines."""
 
 from physcon.constraints.conservation import (
     LinearConstraint,
@@ -6,5 +6,10 @@ from physcon.constraints.conservation import (
     hard_projection,
     probconserv,
 )
+from physcon.constraints.likelihood import constrained_nll
+from physcon.constraints.soft import conservation_penalty, pointwise_residual, soft_penalty
 
-__all__ = ["LinearConstraint", "conservation_law", "hard_projection", "probconserv"]
+__all__ = [
+    "LinearConstraint", "conservation_law", "hard_projection", "probconserv",
+    "constrained_nll", "conservation_penalty", "pointwise_residual", "soft_penalty",
+]

@@ -6,6 +6,7 @@
 """
 
 from physcon.models import anp
-from physcon.models.anp import ANP, ANPEncoding, elbo_loss, load_state_dict, moment_match, state_dict
+from physcon.models.anp import ANP, ANPEncoding, elbo_loss, moment_match
+from physcon.models.anp_torch import load_state_dict, state_dict
 
 __all__ = ["ANP", "ANPEncoding", "anp", "elbo_loss", "load_state_dict", "moment_match", "state_dict"]

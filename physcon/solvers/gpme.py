@@ -14,6 +14,10 @@ problem             ``k(u)``                 domain       t          parameter (
 plus the appendix's hyperbolic laws :class:`Advection` and :class:`Burgers`
 (``physcon.solvers.hyperbolic``), re-exported here. Solve any of them with :func:`solve`
 (cell values, ``(nt, nx)``) or :func:`simulate` (also the accumulated boundary inflow).
+
+Each problem's :meth:`~Problem.residual` is the strong-form pointwise residual
+``u_t - (k(u) u_x)_x = u_t - k'(u) u_x^2 - k(u) u_xx`` that the SoftC baseline penalises
+(``physcon.constraints.soft``).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from physcon.bc import Dirichlet, Neumann, Periodic, wall_derivative_weights
 from physcon.solvers import exact as cf
 from physcon.solvers.fv import Simulation, kirchhoff_fluxes, simulate, solve, stable_dt, stable_substeps
 from physcon.solvers.hyperbolic import Advection, Burgers, ConservationLaw
-from physcon.solvers.problem import Problem, check_positive, outer
+from physcon.solvers.problem import Problem, along_batch, check_positive, outer
 
 __all__ = [
     "DiffusionProblem", "Diffusion", "PorousMedium", "Stefan", "Advection", "Burgers",
@@ -130,6 +134,13 @@ class Diffusion(DiffusionProblem):
     def max_diffusivity(self, t_end):
         return jnp.asarray(self.k)
 
+    def residual(self, u, u_t, u_x, u_xx):
+        """``u_t - k u_xx``. Shapes as in :meth:`Problem.residual` (a batch of ``k`` runs
+        along the fields' leading axis)."""
+        u, u_t, u_x, u_xx = jnp.broadcast_arrays(u, u_t, u_x, u_xx)
+        k = along_batch(self.k, u, name="Diffusion: k")
+        return u_t - k * u_xx
+
     def invalid(self):
         ok = jnp.isfinite(self.k) & (self.k > 0)
         return [(~jnp.all(ok), "Diffusion: k (diffusivity) must be positive and finite")]
@@ -183,6 +194,17 @@ class PorousMedium(DiffusionProblem):
     def max_diffusivity(self, t_end):
         # the maximum principle bounds u by the wall value (m t)^(1/m), so k <= m t
         return jnp.maximum(self.m * jnp.asarray(t_end), jnp.finfo(jnp.result_type(t_end)).tiny)
+
+    def residual(self, u, u_t, u_x, u_xx):
+        """``u_t - (u^m u_x)_x = u_t - (m u^(m-1) u_x^2 + u^m u_xx)`` with ``u`` replaced by
+        ``relu(u)`` in the powers (``k = relu(u)^m``, as in the reference), so the residual
+        stays real (and finite) for negative ``u``; both powers are 0 for ``u <= 0`` (so
+        ``m = 1`` gives ``u_x^2 + u u_xx`` for ``u > 0`` and ``u_t`` for ``u <= 0``). For
+        ``m < 1`` the first term grows like ``u^(m-1)`` as ``u -> 0+``. Shapes as in
+        :meth:`Problem.residual`."""
+        u, u_t, u_x, u_xx = jnp.broadcast_arrays(u, u_t, u_x, u_xx)
+        m = along_batch(self.m, u, name="PorousMedium: m")
+        return u_t - (m * _relu_pow(u, m - 1.0) * u_x * u_x + _relu_pow(u, m) * u_xx)
 
     def invalid(self):
         ok = jnp.isfinite(self.m) & (self.m > 0)
@@ -242,6 +264,20 @@ class Stefan(DiffusionProblem):
 
     def max_diffusivity(self, t_end):
         return jnp.ones((), jnp.result_type(t_end))
+
+    def residual(self, u, u_t, u_x, u_xx):
+        """``u_t - 1[u >= u*] u_xx``: the smooth part of ``u_t - (k(u) u_x)_x``.
+
+        The interface term ``k'(u) u_x^2 = delta(u - u*) u_x^2`` (a delta function at the
+        front, which carries the latent-heat jump condition) has no pointwise value and is
+        dropped. The reference SoftC code loses it the same way (autograd of the indicator is
+        0). The residual is therefore 0 for any ``u`` that solves the heat equation where
+        ``u >= u*`` and has ``u_t = 0`` elsewhere, whatever the front does: it does not pin
+        the front speed. Shapes as in :meth:`Problem.residual`.
+        """
+        u, u_t, u_x, u_xx = jnp.broadcast_arrays(u, u_t, u_x, u_xx)
+        u_star = along_batch(self.u_star, u, name="Stefan: u_star")
+        return u_t - jnp.where(u >= u_star, u_xx, jnp.zeros_like(u_xx))
 
     def invalid(self):
         ok = (self.u_star > 0) & (self.u_star < 1)

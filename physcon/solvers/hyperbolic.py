@@ -7,6 +7,10 @@
 The first-order Godunov scheme is conservative and monotone for ``dt <= dx / max|f'|``; it
 captures shocks without oscillation and converges at order 1 (smooth parts) or 1/2 (L1, for a
 contact discontinuity) as usual for monotone schemes.
+
+Each law's :meth:`~physcon.solvers.problem.Problem.residual` is the strong-form pointwise
+residual ``u_t + f'(u) u_x`` that the SoftC baseline penalises (``physcon.constraints.soft``);
+it is meaningless across the shocks and steps, where ``u`` has no derivative.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from jaxtyping import Array, ArrayLike
 from physcon.bc import Dirichlet, Neumann
 from physcon.solvers import exact as cf
 from physcon.solvers.fv import godunov_fluxes
-from physcon.solvers.problem import Problem, check_positive, outer
+from physcon.solvers.problem import Problem, along_batch, check_positive, outer
 
 
 class ConservationLaw(Problem):
@@ -79,6 +83,15 @@ class Advection(ConservationLaw):
     def max_speed(self, t_end):
         return jnp.asarray(self.a)
 
+    def residual(self, u, u_t, u_x, u_xx):
+        """``u_t + a u_x`` (``u_xx`` only sets the shape). Shapes as in
+        :meth:`Problem.residual`: a batch of speeds runs along the fields' leading axis, one
+        speed per function (the reference code penalised each function with every speed of
+        the batch)."""
+        u, u_t, u_x, u_xx = jnp.broadcast_arrays(u, u_t, u_x, u_xx)
+        a = along_batch(self.a, u, name="Advection: a")
+        return u_t + a * u_x
+
     def invalid(self):
         ok = jnp.isfinite(self.a) & (self.a > 0)
         return [(~jnp.all(ok), "Advection: a (speed) must be positive and finite")]
@@ -125,6 +138,13 @@ class Burgers(ConservationLaw):
 
     def max_speed(self, t_end):
         return jnp.asarray(self.a)
+
+    def residual(self, u, u_t, u_x, u_xx):
+        """``u_t + u u_x`` (the flux is ``u^2/2``; ``a`` is the initial ramp's amplitude and
+        inflow value, not a coefficient of the equation, so it does not appear). The result
+        has the fields' broadcast shape whatever ``a`` holds."""
+        u, u_t, u_x, u_xx = jnp.broadcast_arrays(u, u_t, u_x, u_xx)
+        return u_t + u * u_x
 
     def invalid(self):
         ok = jnp.isfinite(self.a) & (self.a > 0)

@@ -190,3 +190,51 @@ def test_hyperbolic_unstable_step_rejected(x64):
     with pytest.raises(RUNTIME_ERRORS, match="unstable time step"):
         G.solve(p, g, t, substeps=s - 1)
     G.solve(p, g, t, substeps=s)
+
+
+# --- pointwise PDE residuals (the SoftC integrand) ------------------------------------------------
+def _derivatives(f, x, t):
+    """``(u, u_t, u_x, u_xx)`` of ``f(x, t)`` at scalar ``x``, ``t`` by reverse-mode autodiff."""
+    x, t = jnp.asarray(x, float), jnp.asarray(t, float)
+    f_x = jax.grad(f, 0)
+    return f(x, t), jax.grad(f, 1)(x, t), f_x(x, t), jax.grad(f_x, 0)(x, t)
+
+
+def test_advection_residual(x64):
+    p = G.Advection(2.0)
+    # the closed form away from the step x = 1/2 + a t
+    for x, t in [(0.2, 0.1), (0.9, 0.1), (0.1, 0.3)]:
+        assert float(p.residual(*_derivatives(p.exact, x, t))) == 0.0
+    # any smooth travelling wave at the right speed; the wrong speed a' gives (a - a') u_x
+    for a2 in (2.0, 3.0):
+        f = lambda x, t: jnp.sin(3.0 * (x - a2 * t))
+        for x, t in [(0.2, 0.1), (0.7, 0.4)]:
+            d = _derivatives(f, x, t)
+            assert float(p.residual(*d)) == pytest.approx((2.0 - a2) * float(d[2]), abs=1e-13)
+    assert abs(float(p.residual(*_derivatives(lambda x, t: jnp.sin(3.0 * (x - 3.0 * t)), 0.2, 0.1)))) > 0.1
+
+
+def test_burgers_residual_of_closed_form_before_breaking(x64):
+    for a in (1.0, 3.0):
+        p = G.Burgers(a)
+        t = 0.6 / a  # a t = 0.6 < 1: ramp on [a t - 1, 0]
+        for x in (-0.9, -0.3, -0.1, 0.5):  # constant, ramp, ramp, zero
+            d = _derivatives(p.exact, x, t)
+            assert float(p.residual(*d)) == pytest.approx(0.0, abs=1e-13)
+        assert abs(float(_derivatives(p.exact, -0.1, t)[1])) > 0.05  # the ramp moves
+        # the residual is u_t + u u_x: a does not enter the equation
+        assert float(p.residual(2.0, 0.5, 3.0, 7.0)) == 6.5
+    # a non-solution: the ramp frozen in time
+    d = _derivatives(lambda x, t: -3.0 * x, -0.4, 0.1)
+    assert float(G.Burgers(3.0).residual(*d)) == pytest.approx(-3.6, rel=1e-14)
+
+
+def test_batched_advection_residual_one_speed_per_function(x64):
+    a = jnp.asarray([1.0, 2.0, 5.0])
+    u_t, u_x = jnp.ones((3, 4)), jnp.full((3, 4), 2.0)
+    r = G.Advection(a).residual(0.0, u_t, u_x, 0.0)
+    np.testing.assert_allclose(r, 1.0 + 2.0 * a[:, None] * jnp.ones((3, 4)))
+    with pytest.raises(ValueError, match="Advection: a holds a batch of 3 values"):
+        G.Advection(a).residual(0.0, jnp.ones((4, 3)), 0.0, 0.0)
+    # Burgers ignores its batch of inflow values
+    assert G.Burgers(a).residual(jnp.ones((4, 3)), 0.0, 1.0, 0.0).shape == (4, 3)
