@@ -1,6 +1,8 @@
-"""Command line: ``physcon demo | generate | verify``.
+"""Command line: ``physcon demo | generate | verify | reproduce``.
 
-``physcon demo``                       GPME data generation end to end (writes ./physcon-out/)
+``physcon demo``                       ProbConserv on the Stefan problem end to end: solve,
+                                       train an ANP briefly, constrain (writes ./physcon-out/)
+``physcon reproduce probconserv [--quick]``   the paper's GPME table and figures
 ``physcon generate gpme --problem stefan --n 100 --out FILE``   a dataset as HDF5
 ``physcon verify FILE``                regenerate a dataset file and compare
 """
@@ -62,60 +64,72 @@ def _verify(args) -> int:
     return 0
 
 
+def _setting(args, base):
+    import dataclasses
+
+    over = {k: getattr(args, k) for k in ("steps", "n_train", "n_test", "n_samples") if getattr(args, k, None)}
+    if getattr(args, "faithful", False):
+        over.update(dropout_at_inference=True, faithful_shock=True)
+    setting = dataclasses.replace(base, **over)
+    return dataclasses.replace(setting, valid_every=min(setting.valid_every, setting.steps),
+                               n_valid=min(setting.n_valid, setting.n_train))
+
+
 def _demo(args) -> int:
-    _enable_x64(True)  # the demo reports round-off-level conservation, so it runs in float64
     import jax
 
-    from physcon import data, plots
-    from physcon.experiments.gpme_accuracy import convergence
-    from physcon.solvers.gpme import PROBLEMS
+    from physcon.experiments import probconserv as pcx
+    from physcon.experiments import probconserv_report as report
 
-    os.makedirs(args.out, exist_ok=True)
-    cls = PROBLEMS[args.problem]
-    print(f"physcon demo: {args.n} {args.problem} problems, {cls.parameter} ~ U{list(cls.train_range)}, "
-          f"nx={args.nx}, nt={args.nt}, float64, {jax.default_backend()}")
+    setting = _setting(args, pcx.QUICK)
+    print(f"physcon demo: ProbConserv on the Stefan problem ({jax.default_backend()}): "
+          f"{setting.n_train} solved problems, ANP width {setting.hidden}, {setting.steps} steps")
     start = time.perf_counter()
-    ds = data.generate(args.problem, args.n, seed=args.seed, nx=args.nx, nt=args.nt, progress=True)
-    gen_s = time.perf_counter() - start
-    h5 = data.save(os.path.join(args.out, f"{args.problem}.h5"), ds, overwrite=True)
-    probs = ds.problems()
-    exact = np.stack([np.asarray(p.exact(ds.x, ds.t)) for p in probs])
-    w = np.asarray(ds.grid_object().weights)
-    l1 = (np.abs(ds.u - exact) @ w)[:, 1:].mean(-1)
-    mass = ds.u @ w
-    balance = ds.mass_balance_error() / np.maximum(np.abs(ds.mass).max(-1), 1e-30)
-    law = np.abs(mass[:, -1] - ds.mass[:, -1]) / np.maximum(np.abs(ds.mass[:, -1]), 1e-30)
-    fig = plots.solution_figure(ds, exact[0], os.path.join(args.out, f"{args.problem}_solution.png"))
-
-    study = convergence(cls(), ns=(50, 100, 200, 400), nt=11)
-    conv = plots.convergence_figure(
-        {f"{args.problem} ({cls.parameter}={cls().value})": (study["dx"], study["l1"], study["order"])},
-        os.path.join(args.out, "convergence.png"),
-    )
-    report = os.path.join(args.out, "report.md")
-    with open(report, "w") as f:
-        f.write(f"# physcon demo: {args.problem}\n\n")
-        f.write(f"physcon data generation: {len(ds)} samples of `{cls.__name__}` with "
-                f"`{cls.parameter}` drawn from U{list(cls.train_range)} (seed {args.seed}), "
-                f"{args.nx} cells, {args.nt} output times on {list(cls.t_span)}, float64, "
-                f"{ds.solver['substeps']} forward-Euler steps per output interval.\n\n")
-        f.write(f"- generation time (incl. compile): {gen_s:.2f} s\n")
-        f.write(f"- discrete mass balance (scheme mass change vs accumulated boundary inflow), "
-                f"max relative error: {balance.max():.2e}\n")
-        f.write(f"- L1 error vs closed form (mean over t > 0), median over samples: {np.median(l1):.3e} "
-                f"(max {l1.max():.3e})\n")
-        f.write(f"- discrete mass vs closed-form mass b(t) at t = {ds.t[-1]:.3g}, relative: median "
-                f"{np.median(law):.2e}\n\n")
-        f.write("## Convergence (default parameter)\n\n| cells | dx | L1 error | mass balance |\n|---|---|---|---|\n")
-        for n, dx, e, b in zip(study["n"], study["dx"], study["l1"], study["mass_balance"]):
-            f.write(f"| {n} | {dx:.4g} | {e:.3e} | {b:.1e} |\n")
-        f.write(f"\nobserved order: {study['order']:.2f}\n\n")
-        f.write(f"Files: `{os.path.basename(h5)}`, `{os.path.basename(fig)}`, `{os.path.basename(conv)}`\n")
-    summary = {"samples": len(ds), "seconds": gen_s, "mass_balance": float(balance.max()),
-               "l1_median": float(np.median(l1)), "order": study["order"]}
-    print(json.dumps(summary))
-    print(f"wrote {report}, {fig}, {conv}, {h5}")
+    result = pcx.run("stefan", setting, seed=args.seed, progress=not args.quiet)
+    paths = report.write([result], args.out, title="physcon demo: ProbConserv on the Stefan problem",
+                         notes=_DEMO_NOTES)
+    sm = report.summary(result)
+    out = {"seconds": time.perf_counter() - start}
+    for value, entry in sm["tests"].items():
+        out[value] = {m: {"mse": st["mse"][0], "ce": st["ce"][0]} for m, st in entry["methods"].items()}
+        out[value]["shock_bias"] = {m: entry["shock"][m]["abs_bias"] for m in pcx.METHODS}
+    print(json.dumps(out))
+    print(f"wrote {paths['report']}, {paths['summary']} and {len(paths['figures'])} figures")
     return 0
+
+
+_DEMO_NOTES = (
+    "Data: physcon's finite-volume Stefan solver, u* ~ U[0.55, 0.7]; the ANP sees 100 context "
+    "points per function. ProbConserv-ANP conditions each latent sample of the ANP on the "
+    "conservation law (trapezoid rule on the evaluation grid, closed-form mass b(t), sigma_G = 0); "
+    "HardC-ANP projects the mean instead; SoftC-ANP is trained with a PDE-residual penalty. "
+    "`physcon reproduce probconserv` runs every family.")
+
+
+def _reproduce(args) -> int:
+    from physcon.experiments import probconserv as pcx
+    from physcon.experiments import probconserv_report as report
+
+    setting = _setting(args, pcx.QUICK if args.quick else pcx.PAPER)
+    families = args.families or list(pcx.T_STAR)
+    results = []
+    for fam in families:
+        results.append(pcx.run(fam, setting, seed=args.seed, progress=not args.quiet))
+        paths = report.write(results, args.out, title="ProbConserv reproduction"
+                             + (" (--quick)" if args.quick else ""))  # rewritten after each family
+    print(f"wrote {paths['report']}, {paths['summary']} and {len(paths['figures'])} figures")
+    return 0
+
+
+def _size_options(p) -> None:
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, help="training steps (override)")
+    p.add_argument("--n-train", type=int, help="training problems (override)")
+    p.add_argument("--n-test", type=int, help="test functions per test value (override)")
+    p.add_argument("--n-samples", type=int, help="latent samples per prediction (override)")
+    p.add_argument("--faithful", action="store_true",
+                   help="the reference code's quirks: dropout on at prediction, its shock sampling")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -126,14 +140,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"physcon {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    d = sub.add_parser("demo", help="generate GPME data, compare with the closed forms, write a report")
+    d = sub.add_parser("demo", help="ProbConserv on the Stefan problem end to end (a few minutes on CPU)")
     d.add_argument("--out", default="physcon-out", help="output folder (default: ./physcon-out)")
-    d.add_argument("--problem", default="stefan", choices=sorted(PROBLEMS))
-    d.add_argument("--n", type=int, default=16, help="number of problems (default 16)")
-    d.add_argument("--nx", type=int, default=200)
-    d.add_argument("--nt", type=int, default=101)
-    d.add_argument("--seed", type=int, default=0)
+    _size_options(d)
     d.set_defaults(func=_demo)
+
+    r = sub.add_parser("reproduce", help="reproduce a paper's tables and figures")
+    r.add_argument("paper", choices=["probconserv"])
+    r.add_argument("--quick", action="store_true", help="small models and data: minutes on a CPU")
+    r.add_argument("--families", nargs="+", choices=["diffusion", "pme", "stefan", "advection", "burgers"],
+                   help="subset of the experiments (default: all five)")
+    r.add_argument("--out", default="physcon-out/probconserv", help="output folder")
+    _size_options(r)
+    r.set_defaults(func=_reproduce)
 
     g = sub.add_parser("generate", help="generate a dataset and save it as HDF5")
     g.add_argument("family", choices=["gpme"], help="equation family")
