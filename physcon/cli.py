@@ -92,7 +92,7 @@ def _demo(args) -> int:
     out = {"seconds": time.perf_counter() - start}
     for value, entry in sm["tests"].items():
         out[value] = {m: {"mse": st["mse"][0], "ce": st["ce"][0]} for m, st in entry["methods"].items()}
-        out[value]["shock_bias"] = {m: entry["shock"][m]["abs_bias"] for m in pcx.METHODS}
+        out[value]["shock_bias"] = {m: entry["shock"][m]["abs_bias"][0] for m in pcx.METHODS}
     print(json.dumps(out))
     print(f"wrote {paths['report']}, {paths['summary']} and {len(paths['figures'])} figures")
     return 0

@@ -47,6 +47,6 @@ def test_demo_runs_probconserv_end_to_end(tmp_path):
         assert all(np.isfinite(methods[m]["mse"]) for m in ("ANP", "SoftC-ANP"))
     outdir = tmp_path / "physcon-out"
     report = (outdir / "report.md").read_text()
-    assert "ProbConserv-ANP" in report and "Shock position" in report
+    assert "ProbConserv-ANP" in report and "Front position" in report
     for name in ("summary.json", "stefan_mass.png", "stefan_0.6_profile.png", "stefan_0.6_shock.png"):
         assert (outdir / name).stat().st_size > 0

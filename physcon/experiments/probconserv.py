@@ -65,6 +65,8 @@ class Setting:
         eval_nx, eval_nt: evaluation grid (201 x 201 in the paper).
         n_shock: posterior samples for the shock-position histogram (500).
         softc_weight: SoftC's lambda (1).
+        softc_points: targets per function where SoftC's residual is evaluated (``None``: all
+            100, as the paper; the quick setting uses 20 to halve SoftC's training time).
         dropout_at_inference: the reference code's faithful mode (dropout left on at
             prediction); physcon's default switches it off.
         faithful_shock: the reference's shock sampling (see :func:`shock_samples`).
@@ -87,15 +89,16 @@ class Setting:
     eval_nt: int = 201
     n_shock: int = 500
     softc_weight: float = 1.0
+    softc_points: int | None = None
     dropout_at_inference: bool = False
     faithful_shock: bool = False
     eval_chunk: int = 5
 
 
 PAPER = Setting()
-QUICK = Setting(n_train=256, n_valid=32, repeats=4, n_test=20, steps=600, batch_size=16, lr=1e-3,
-                valid_every=100, hidden=32, latent=32, n_samples=50, solver_nx=100, solver_nt=101,
-                eval_nt=21, n_shock=500, eval_chunk=10)
+QUICK = Setting(n_train=256, n_valid=32, repeats=4, n_test=20, steps=500, batch_size=16, lr=1e-3,
+                valid_every=100, hidden=32, latent=32, n_samples=32, solver_nx=64, solver_nt=101,
+                eval_nt=21, n_shock=500, softc_points=20, eval_chunk=10)
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -118,10 +121,11 @@ def test_contexts(family: str, value: float, setting: Setting, key) -> dict:
 
 
 # --- training --------------------------------------------------------------------------------
-def softc_loss(model: ANP, batch, key, *, family: str, weight: float = 1.0):
+def softc_loss(model: ANP, batch, key, *, family: str, weight: float = 1.0, points: int | None = None):
     """SoftC-ANP's loss: the ANP ELBO plus ``weight * mean r^2``, ``r`` the PDE residual of
     the predictive mean (``z`` from the target-conditioned posterior) at the targets, each
-    function with its own parameter ``batch["param"]``."""
+    function with its own parameter ``batch["param"]``. ``points``: evaluate the residual at
+    this many randomly chosen targets per function (default: all, as the paper)."""
     loss, aux = elbo_loss(model, batch, key)
     cls = pdata.problem_class(family)
     keys = jax.random.split(jax.random.fold_in(key, 7), batch["param"].shape[0])
@@ -131,6 +135,8 @@ def softc_loss(model: ANP, batch, key, *, family: str, weight: float = 1.0):
         z = mu + jnp.exp(0.5 * log_var) * jax.random.normal(k, mu.shape, mu.dtype)
         enc = model.encode(cx, cy)
         u_fn = lambda pt: model.decode(enc, pt[None], z).mean[0]  # noqa: E731
+        if points is not None and points < tx.shape[0]:
+            tx = tx[jax.random.choice(jax.random.fold_in(k, 1), tx.shape[0], (points,), replace=False)]
         return soft_penalty(u_fn, tx, cls(**{cls.parameter: p}).residual)
 
     pen = jnp.mean(jax.vmap(one)(batch["context_x"], batch["context_y"], batch["target_x"],
@@ -148,7 +154,8 @@ def train_model(train: dict, valid: dict, setting: Setting, key, *, family: str 
     with the best-validation model (validation: the ELBO with dropout off, per function)."""
     k_init, k_fit = jax.random.split(key)
     model = ANP(hidden=setting.hidden, latent=setting.latent, key=k_init)
-    loss = partial(softc_loss, family=family, weight=setting.softc_weight) if softc else elbo_loss
+    loss = (partial(softc_loss, family=family, weight=setting.softc_weight, points=setting.softc_points)
+            if softc else elbo_loss)
     return fit(model, loss, train, optax.adam(setting.lr), steps=setting.steps,
                batch_size=setting.batch_size, key=k_fit, has_aux=True, valid_data=valid,
                valid_every=setting.valid_every, valid_fn=_validation, keep_best=True,
@@ -209,37 +216,38 @@ def evaluate(models: dict, family: str, value: float, contexts: dict, setting: S
     shape = (setting.eval_nt, setting.eval_nx)
     out = {"t": np.asarray(t), "x": np.asarray(x), "mass": np.asarray(law.b[:, 0]), "j": j,
            "truth": np.asarray(truth[j]), "profile": {}}
-    for name, model in models.items():
+    for i, (name, model) in enumerate(models.items()):
         methods = ("ANP", "HardC-ANP", "ProbConserv-ANP") if name == "ANP" else (name,)
-
-        @eqx.filter_jit
-        def run(model, cx, cy, keys):
-            def one(cx, cy, k):
-                smp = _samples(model, cx, cy, points, k, setting, shape)
-                res = {}
-                for m in methods:
-                    means, variances, _ = constrained(smp, law, m)
-                    mm = moment_match(DiagonalGaussian(means, variances))
-                    res[m] = (_function_metrics(mm.mean, mm.variance, truth, law, j),
-                              (mm.mean[j], mm.variance[j]))
-                return res
-            return jax.vmap(one)(cx, cy, keys)
-
-        keys = jax.random.split(jax.random.fold_in(key, hash(name) % 2**16), setting.n_test)
+        keys = jax.random.split(jax.random.fold_in(key, i), setting.n_test)
         chunks = []
         for lo in range(0, setting.n_test, setting.eval_chunk):
             sl = slice(lo, lo + setting.eval_chunk)
-            chunks.append(jax.device_get(run(model, jnp.asarray(contexts["context_x"][sl]),
-                                             jnp.asarray(contexts["context_y"][sl]), keys[sl])))
+            chunks.append(jax.device_get(_evaluate_chunk(
+                model, jnp.asarray(contexts["context_x"][sl]), jnp.asarray(contexts["context_y"][sl]),
+                keys[sl], points, law, truth, jnp.asarray(j), methods, setting, shape)))
         for m in methods:
             out[m] = {k: np.concatenate([c[m][0][k] for c in chunks]) for k in chunks[0][m][0]}
             out["profile"][m] = tuple(np.asarray(a[0]) for a in chunks[0][m][1])
     return out
 
 
+@eqx.filter_jit
+def _evaluate_chunk(model, cx, cy, keys, points, law, truth, j, methods: tuple, setting: Setting, shape):
+    def one(cx, cy, k):
+        smp = _samples(model, cx, cy, points, k, setting, shape)
+        res = {}
+        for m in methods:
+            means, variances, _ = constrained(smp, law, m)
+            mm = moment_match(DiagonalGaussian(means, variances))
+            res[m] = (_function_metrics(mm.mean, mm.variance, truth, law, j), (mm.mean[j], mm.variance[j]))
+        return res
+
+    return jax.vmap(one)(cx, cy, keys)
+
+
 def shock_samples(model: ANP, family: str, value: float, contexts: dict, setting: Setting, key,
                   methods=("ANP", "HardC-ANP", "ProbConserv-ANP")) -> dict:
-    """Posterior samples of the profile at ``T_STAR`` for test function 0, and the shock
+    """Posterior samples of the profile at ``T_STAR`` for every test function, and the shock
     positions they imply (first grid x with ``u <= 0``; :func:`physcon.metrics.shock_position`).
 
     physcon samples the predictive **mixture** itself: pick one of the ``S`` latent samples,
@@ -249,8 +257,8 @@ def shock_samples(model: ANP, family: str, value: float, contexts: dict, setting
     of the per-sample covariances (between-sample spread dropped); for the other methods the
     covariance ``diag(std)`` (sic: std, not variance) and the position ``index / nx * x_max``.
 
-    Returns ``{method: positions (n_shock,)}`` plus ``"truth"`` (the same rule applied to the
-    closed form) and ``"x"``.
+    Returns ``{method: positions (n_test, n_shock)}`` (one posterior per test function) plus
+    ``"truth"`` (the same rule applied to the closed form) and ``"x"``.
     """
     cls = pdata.problem_class(family)
     problem = cls(**{cls.parameter: value})
@@ -258,14 +266,27 @@ def shock_samples(model: ANP, family: str, value: float, contexts: dict, setting
     t = jnp.asarray([T_STAR[family]], jnp.float64)
     points = jnp.stack([jnp.broadcast_to(t, x.shape), x], -1)
     law = conservation_law(Grid1D.nodes(*cls.domain, setting.eval_nx), t, mass=problem.mass, rule="trapezoid")
+    keys = jax.random.split(key, setting.n_test)
+    fn = jax.vmap(_shock_draws, in_axes=(None, 0, 0, None, None, None, 0, None, None))
+    chunks = []
+    for lo in range(0, setting.n_test, setting.eval_chunk):
+        sl = slice(lo, lo + setting.eval_chunk)
+        chunks.append(jax.device_get(eqx.filter_jit(fn)(
+            model, jnp.asarray(contexts["context_x"][sl]), jnp.asarray(contexts["context_y"][sl]), points,
+            law, x, keys[sl], tuple(methods), setting)))
+    out = {"x": np.asarray(x), **{m: np.concatenate([c[m] for c in chunks]) for m in methods}}
+    out["truth"] = float(metrics.shock_position(problem.exact(x, t)[0], x, faithful=setting.faithful_shock))
+    return out
+
+
+def _shock_draws(model, cx, cy, points, law, x, key, methods: tuple, setting: Setting) -> dict:
     k_pred, k_draw = jax.random.split(key)
-    smp = _samples(model, jnp.asarray(contexts["context_x"][0]), jnp.asarray(contexts["context_y"][0]),
-                   points, k_pred, setting, (1, setting.eval_nx))
+    smp = _samples(model, cx, cy, points, k_pred, setting, (1, setting.eval_nx))
     n, s = setting.n_shock, setting.n_samples
-    out = {"x": np.asarray(x)}
-    for m in methods:
+    out = {}
+    for i, m in enumerate(methods):
         means, variances, post = constrained(smp, law, m)
-        km, kc, kz = jax.random.split(jax.random.fold_in(k_draw, len(m)), 3)
+        kc, kz = jax.random.split(jax.random.fold_in(k_draw, i))
         if setting.faithful_shock:
             mean = jnp.mean(means, 0)
             if m == "ProbConserv-ANP":  # N(mean, average of the per-sample covariances)
@@ -282,8 +303,7 @@ def shock_samples(model: ANP, family: str, value: float, contexts: dict, setting
             else:
                 eps = jax.random.normal(kz, (n,) + means.shape[1:], means.dtype)
                 draws = means[comp] + jnp.sqrt(variances[comp]) * eps
-        out[m] = np.asarray(metrics.shock_position(draws[:, 0], x, faithful=setting.faithful_shock))
-    out["truth"] = float(metrics.shock_position(problem.exact(x, t)[0], x, faithful=setting.faithful_shock))
+        out[m] = metrics.shock_position(draws[:, 0], x, faithful=setting.faithful_shock)
     return out
 
 

@@ -45,7 +45,7 @@ def test_shock_samples(x64, setting, model, faithful):
     out = pcx.shock_samples(model, "stefan", 0.6, ctx, s, jax.random.PRNGKey(4))
     x = out["x"]
     for m in ("ANP", "HardC-ANP", "ProbConserv-ANP"):
-        assert out[m].shape == (64,)
+        assert out[m].shape == (3, 64)  # (n_test, n_shock)
         assert np.all((out[m] >= 0) & (out[m] <= x[-1] + 1e-12))
     if not faithful:  # positions are grid points
         assert np.all(np.isin(out["ProbConserv-ANP"], x))
