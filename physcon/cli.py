@@ -69,7 +69,7 @@ def _setting(args, base):
 
     over = {k: getattr(args, k) for k in ("steps", "n_train", "n_test", "n_samples") if getattr(args, k, None)}
     if getattr(args, "faithful", False):
-        over.update(dropout_at_inference=True, faithful_shock=True)
+        over.update(dropout_at_inference=True, faithful_shock=True, ddof=1)
     setting = dataclasses.replace(base, **over)
     return dataclasses.replace(setting, valid_every=min(setting.valid_every, setting.steps),
                                n_valid=min(setting.n_valid, setting.n_train))

@@ -70,6 +70,8 @@ class Setting:
         dropout_at_inference: the reference code's faithful mode (dropout left on at
             prediction); physcon's default switches it off.
         faithful_shock: the reference's shock sampling (see :func:`shock_samples`).
+        ddof: of the between-sample variance in moment matching (1 = the reference's
+            ``torch.var``; 0 = the exact mixture moments).
     """
 
     n_train: int = 10_000
@@ -92,6 +94,7 @@ class Setting:
     softc_points: int | None = None
     dropout_at_inference: bool = False
     faithful_shock: bool = False
+    ddof: int = 0
     eval_chunk: int = 5
 
 
@@ -238,7 +241,7 @@ def _evaluate_chunk(model, cx, cy, keys, points, law, truth, j, methods: tuple, 
         res = {}
         for m in methods:
             means, variances, _ = constrained(smp, law, m)
-            mm = moment_match(DiagonalGaussian(means, variances))
+            mm = moment_match(DiagonalGaussian(means, variances), ddof=setting.ddof)
             res[m] = (_function_metrics(mm.mean, mm.variance, truth, law, j), (mm.mean[j], mm.variance[j]))
         return res
 

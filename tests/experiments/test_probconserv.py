@@ -22,7 +22,10 @@ def model():
     return ANP(hidden=8, latent=8, heads=2, key=jax.random.PRNGKey(0))
 
 
-def test_every_sample_and_the_mixture_conserve(x64, setting, model):
+@pytest.mark.parametrize("faithful", [False, True])
+def test_every_sample_and_the_mixture_conserve(x64, setting, model, faithful):
+    if faithful:  # the reference's prediction: dropout on, unbiased between-sample variance
+        setting = dataclasses.replace(setting, dropout_at_inference=True, ddof=1)
     ctx = pcx.test_contexts("pme", 3.0, setting, jax.random.PRNGKey(1))
     assert ctx["context_x"].shape == (3, 100, 2)
     res = pcx.evaluate({"ANP": model}, "pme", 3.0, ctx, setting, jax.random.PRNGKey(2))
@@ -33,9 +36,9 @@ def test_every_sample_and_the_mixture_conserve(x64, setting, model):
     assert np.abs(res["ANP"]["ce"]).min() > 1e-6  # an untrained ANP does not conserve
     for m in ("ANP", "HardC-ANP", "ProbConserv-ANP"):
         assert all(np.all(np.isfinite(res[m][s])) for s in ("ll", "mse", "crps"))
-    # ProbConserv shrinks the moment-matched variance, HardC keeps the diagonal part
-    var_anp, var_pc = res["profile"]["ANP"][1], res["profile"]["ProbConserv-ANP"][1]
-    assert np.all(var_pc <= var_anp * (1 + 1e-12))
+    # (each sample's variance shrinks, tests/constraints; the moment-matched variance need not,
+    # since the constraint moves the samples' means differently)
+    assert all(np.all(res["profile"][m][1] > 0) for m in res["profile"])
 
 
 @pytest.mark.parametrize("faithful", [False, True])
