@@ -18,3 +18,17 @@ def test_readme_tour_runs(tmp_path, monkeypatch):
     assert ns["u"].shape == (101, 200) and ns["batch"].shape == (64, 101, 200)
     np.testing.assert_array_equal(ns["batch"], ns["same"])
     assert np.isfinite(ns["dmass"]) and (tmp_path / "stefan.h5").exists()
+
+
+def test_readme_probconserv_block_runs(tmp_path, monkeypatch):
+    code = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)[1]
+    for big, small in (('generate("stefan", 256,', 'generate("stefan", 8,'), ("steps=500", "steps=3")):
+        assert big in code
+        code = code.replace(big, small)
+    monkeypatch.chdir(tmp_path)
+    ns: dict = {}
+    exec(compile("import jax, jax.numpy as jnp, physcon as pc\n" + code, str(README), "exec"), ns)
+    law, post = ns["law"], ns["post"]
+    resid = np.abs(np.asarray(law.residual(post.mean)))
+    assert resid.max() <= 1e-5 * float(np.abs(law.b).max())   # float32: round-off of the update
+    assert ns["draws"].shape == (100, 21, 201) and ns["front"].shape == (100,)
