@@ -64,12 +64,10 @@ environment (``XLA_FLAGS``) and recorded; the script sets none.
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import inspect
 import json
 import math
 import os
-import platform
 import statistics
 import sys
 import time
@@ -105,6 +103,7 @@ import numpy as np  # noqa: E402
 
 import physcon  # noqa: E402
 from physcon.bc import wall_derivative_weights  # noqa: E402
+from _machine import machine_info  # noqa: E402  (benchmarks/ is on sys.path)
 
 CFL = 0.9
 WALL_C = 4.0  # monotone limit next to an order-2 Dirichlet wall: dt <= dx^2 / 4 (k <= 1)
@@ -204,49 +203,6 @@ def numpy_stefan_inplace(u_star, nx: int, dt, steps: int, dtype, u0=None, compen
 
 
 # --- helpers -------------------------------------------------------------------------------------
-def machine_info() -> dict:
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        affinity = len(os.sched_getaffinity(0))
-    except AttributeError:
-        affinity = None
-    try:
-        import jaxlib
-
-        jaxlib_version = jaxlib.__version__
-    except Exception:  # pragma: no cover
-        jaxlib_version = None
-    try:
-        import equinox
-
-        eqx_version = equinox.__version__
-    except Exception:  # pragma: no cover
-        eqx_version = None
-    return {
-        "nproc": os.cpu_count(),
-        "nproc_affinity": affinity,
-        "cpu_model": model,
-        "platform": platform.platform(),
-        "python": sys.version.split()[0],
-        "jax": jax.__version__,
-        "jaxlib": jaxlib_version,
-        "numpy": np.__version__,
-        "equinox": eqx_version,
-        "physcon": getattr(physcon, "__version__", None),
-        "jax_devices": [str(d) for d in jax.devices()],
-        "XLA_FLAGS": os.environ.get("XLA_FLAGS", ""),
-        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
-        "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-    }
-
-
 def timed(fn):
     t0 = time.perf_counter()
     out = fn()

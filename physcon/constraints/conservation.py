@@ -41,7 +41,9 @@ class LinearConstraint(eqx.Module):
     b: Float[Array, "nt r"]
     noise: Float[Array, "nt r"]
 
-    def __init__(self, G: ArrayLike, b: ArrayLike, noise: ArrayLike = 0.0):
+    def __init__(self, G: ArrayLike, b: ArrayLike, noise: ArrayLike = 0.0, *, check_G: bool = True):
+        # check_G=False: G is known finite (e.g. broadcast grid weights). Checking a large
+        # constant G under jit makes XLA fold the check at compile time (seconds at 1e7 points).
         G = jnp.asarray(G)
         if G.ndim != 3:
             raise ValueError(f"G must have shape (nt, r, nx), got {G.shape}")
@@ -51,7 +53,7 @@ class LinearConstraint(eqx.Module):
         noise = jnp.broadcast_to(jnp.asarray(noise, G.dtype), b.shape)
         noise = eqx.error_if(noise, ~jnp.all(jnp.isfinite(noise) & (noise >= 0)),
                              "noise (sigma_G) must be finite and non-negative")
-        self.G = eqx.error_if(G, ~jnp.all(jnp.isfinite(G)), "G must be finite")
+        self.G = eqx.error_if(G, ~jnp.all(jnp.isfinite(G)), "G must be finite") if check_G else G
         self.b = eqx.error_if(b, ~jnp.all(jnp.isfinite(b)), "b (mass) must be finite")
         self.noise = noise
 
@@ -90,7 +92,7 @@ def conservation_law(
     noise = jnp.asarray(noise, dtype)
     if noise.ndim == 1:
         noise = noise[:, None]
-    return LinearConstraint(G, b[:, None], noise)
+    return LinearConstraint(G, b[:, None], noise, check_G=False)  # grid weights are finite
 
 
 def _check_fit(prediction, law: LinearConstraint):
