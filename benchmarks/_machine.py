@@ -51,3 +51,13 @@ def machine_info() -> dict:
         "XLA_FLAGS": os.environ.get("XLA_FLAGS", ""),
         "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def write_result(path, result: dict) -> None:
+    """Write a benchmark's JSON (creating the folder) and say where."""
+    import json
+
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out}")

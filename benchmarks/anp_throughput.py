@@ -51,7 +51,6 @@ Writes ``benchmarks/results/anp_throughput.json`` (``--out``). The machine is sh
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
@@ -65,7 +64,7 @@ import optax
 
 from physcon.models.anp import ANP, elbo_loss
 from physcon.train import fit
-from _machine import machine_info  # noqa: E402  (benchmarks/ is on sys.path)
+from _machine import machine_info, write_result  # noqa: E402  (benchmarks/ is on sys.path)
 
 CONFIGS = {
     "paper": {"hidden": 128, "latent": 128, "heads": 4, "dropout": 0.1, "batch": 250,
@@ -297,10 +296,7 @@ def main(argv=None) -> int:
         "inference": inference,
         "wall_s": wall,
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_result(args.out, result)
     return 0 if all(r["output_finite"] for r in inference) else 1
 
 

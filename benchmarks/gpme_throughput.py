@@ -65,7 +65,6 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import json
 import math
 import os
 import statistics
@@ -103,7 +102,7 @@ import numpy as np  # noqa: E402
 
 import physcon  # noqa: E402
 from physcon.bc import wall_derivative_weights  # noqa: E402
-from _machine import machine_info  # noqa: E402  (benchmarks/ is on sys.path)
+from _machine import machine_info, write_result  # noqa: E402  (benchmarks/ is on sys.path)
 
 CFL = 0.9
 WALL_C = 4.0  # monotone limit next to an order-2 Dirichlet wall: dt <= dx^2 / 4 (k <= 1)
@@ -484,10 +483,7 @@ def main(argv=None) -> int:
         "goal_met": goal_met,
         "wall_s": wall,
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_result(args.out, result)
     return 0 if all(c["agreement"]["ok"] for c in cases) else 1
 
 

@@ -100,7 +100,7 @@ import numpy as np  # noqa: E402
 import physcon  # noqa: E402
 from physcon.constraints import conservation_law, probconserv  # noqa: E402
 from physcon.distributions import DiagonalGaussian  # noqa: E402
-from _machine import machine_info  # noqa: E402  (benchmarks/ is on sys.path)
+from _machine import machine_info, write_result  # noqa: E402  (benchmarks/ is on sys.path)
 
 METHODS = ("structured", "structured_law_arg", "dense_slices", "dense_full")
 DTYPE = jnp.float64
@@ -578,10 +578,7 @@ def main(argv=None) -> int:
         "agreement_ok": all(a["ok"] for a in agreement),
         "wall_s": wall,
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_result(args.out, result)
     return 0 if result["agreement_ok"] else 1
 
 
