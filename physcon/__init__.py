@@ -8,11 +8,11 @@ from physcon._version import __version__
 from physcon.bc import Dirichlet, Neumann, Periodic, fd_weights
 from physcon.grid import Grid1D
 from physcon.solvers import exact, gpme
-from physcon import constraints, data, distributions, metrics, models
+from physcon import constraints, data, distributions, metrics, models, tasks
 
 
 __all__ = [
     "__version__", "Grid1D", "Dirichlet", "Neumann", "Periodic", "fd_weights",
-    "gpme", "exact", "data", "distributions", "constraints", "metrics",
+    "gpme", "exact", "data", "distributions", "constraints", "metrics", "models", "tasks", "train",
 ]
 from physcon import train  # noqa: E402
