@@ -3,10 +3,16 @@
 * :class:`ANP` the Attentive Neural Process of ProbConserv (Hansen et al., ICML 2023), with
   :func:`elbo_loss` (its training loss, for :func:`physcon.train.fit`) and
   :func:`moment_match` (mixture moment matching of per-sample predictions).
+* :class:`FNO` the Fourier Neural Operator (1-3 grid axes) of the original FNO / BOON code,
+  with its building blocks :class:`SpectralConv` and :class:`Pointwise`.
 """
 
-from physcon.models import anp
+from physcon.models import anp, fno
 from physcon.models.anp import ANP, ANPEncoding, elbo_loss, moment_match
 from physcon.models.anp_torch import load_state_dict, state_dict
+from physcon.models.fno import FNO, Pointwise, SpectralConv
 
-__all__ = ["ANP", "ANPEncoding", "anp", "elbo_loss", "load_state_dict", "moment_match", "state_dict"]
+__all__ = [
+    "ANP", "ANPEncoding", "FNO", "Pointwise", "SpectralConv", "anp", "elbo_loss", "fno",
+    "load_state_dict", "moment_match", "state_dict",
+]

@@ -1,5 +1,5 @@
 """Pure-JAX differentiable PDE solvers that generate training data."""
 
-from physcon.solvers import exact, fv, gpme, hyperbolic
+from physcon.solvers import boon_problems, exact, fv, gpme, hyperbolic
 
-__all__ = ["exact", "fv", "gpme", "hyperbolic"]
+__all__ = ["boon_problems", "exact", "fv", "gpme", "hyperbolic"]
