@@ -9,8 +9,11 @@ layer (``physcon.constraints``) decide *how* to impose it. A boundary value is a
   so an insulated wall is ``Neumann(0.0)`` on either side. ``order`` is the accuracy order of
   the one-sided stencil used wherever the derivative has to be evaluated on a grid.
 * :class:`Periodic` ``u(a) = u(b)``: must be given on both walls.
+* :class:`Robin` ``a u + b du/dx = g(t)``.
 
-:func:`fd_weights` computes finite-difference weights for any derivative on any set of points
+The solvers support Dirichlet, Neumann and Periodic walls; :func:`boundary_stencil` turns any
+non-periodic condition into the linear functional it prescribes on a node grid (what BOON and
+the boundary metrics use). :func:`fd_weights` computes finite-difference weights for any derivative on any set of points
 (Fornberg's algorithm), so stencils are exact for the actual grid spacing and any order.
 """
 
@@ -81,14 +84,14 @@ class Periodic(eqx.Module):
     """``u(a, t) = u(b, t)`` (and all derivatives); give it on both walls."""
 
 
-BoundaryCondition = Union[Dirichlet, Neumann, Periodic]
+BoundaryCondition = Union[Dirichlet, Neumann, Periodic, "Robin"]
 
 
 def check_pair(left: BoundaryCondition, right: BoundaryCondition) -> None:
     """Raise ``ValueError`` unless ``left``/``right`` are boundary conditions that fit together."""
     for name, bc in (("left", left), ("right", right)):
-        if not isinstance(bc, (Dirichlet, Neumann, Periodic)):
-            raise ValueError(f"{name} must be Dirichlet, Neumann or Periodic, got {bc!r}")
+        if not isinstance(bc, (Dirichlet, Neumann, Periodic, Robin)):
+            raise ValueError(f"{name} must be Dirichlet, Neumann, Robin or Periodic, got {bc!r}")
     if isinstance(left, Periodic) != isinstance(right, Periodic):
         raise ValueError(
             "inconsistent boundary conditions: Periodic must be given on both walls, got "
@@ -145,3 +148,72 @@ def wall_derivative_weights(order: int, dx: float, staggered: bool) -> np.ndarra
         raise ValueError(f"order must be an integer >= 1, got {order!r}")
     offsets = np.arange(order) + (0.5 if staggered else 1.0)
     return fd_weights(0.0, np.concatenate([[0.0], offsets * dx]), 1)
+
+
+class Robin(_Valued):
+    """``a u + b du/dx = g(t)`` at the wall (derivative along +x).
+
+    ``Robin(a=1, b=0)`` is Dirichlet and ``Robin(a=0, b=1)`` is Neumann; ``order`` is the
+    accuracy order of the one-sided difference used for ``du/dx``.
+    """
+
+    a: float = eqx.field(static=True, default=1.0)
+    b: float = eqx.field(static=True, default=1.0)
+    order: int = eqx.field(static=True, default=2)
+
+    def __check_init__(self):
+        if isinstance(self.order, bool) or int(self.order) != self.order or self.order < 1:
+            raise ValueError(f"Robin: order must be an integer >= 1, got {self.order!r}")
+        for name in ("a", "b"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not np.isfinite(float(v)):
+                raise ValueError(f"Robin: {name} must be a finite number, got {v!r}")
+        if self.a == 0 and self.b == 0:
+            raise ValueError("Robin: a and b cannot both be 0")
+
+
+def boundary_stencil(bc: BoundaryCondition, x, side: str, order: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The linear functional a boundary condition prescribes at one wall of a node grid.
+
+    Returns ``(index, weights)`` (NumPy, float64) such that the condition reads
+    ``sum_j weights[j] * u[index[j]] = g(t)``, with ``index[0]`` the wall node:
+
+    * Dirichlet: ``index = [wall]``, ``weights = [1]``;
+    * Neumann: the one-sided ``order``-accurate ``du/dx`` weights (Fornberg, for the actual,
+      possibly non-uniform, node positions ``x``) on the wall node and the ``order`` nodes next
+      to it;
+    * Robin: the Neumann weights times ``b`` plus ``a`` on the wall node.
+
+    Args:
+        bc: the condition (not :class:`Periodic`, which is not a one-wall functional).
+        x: node positions including both walls, shape ``(n,)`` (strictly increasing).
+        side: ``"left"`` (``x[0]``) or ``"right"`` (``x[-1]``).
+        order: overrides the condition's own stencil order (e.g. to measure a derivative with
+            an independent, higher-order stencil).
+
+    Raises:
+        ValueError: a Periodic condition, a bad ``side``, or a grid with too few nodes for
+            the stencil (``order + 1`` are needed).
+    """
+    if side not in ("left", "right"):
+        raise ValueError(f"side must be 'left' or 'right', got {side!r}")
+    if isinstance(bc, Periodic) or not isinstance(bc, (Dirichlet, Neumann, Robin)):
+        raise ValueError(f"boundary_stencil needs a Dirichlet, Neumann or Robin condition, got {bc!r}")
+    xs = np.asarray(x, dtype=np.float64)
+    if xs.ndim != 1 or xs.size < 2 or not np.all(np.diff(xs) > 0):
+        raise ValueError(f"x must be strictly increasing node positions of shape (n >= 2,), got shape {xs.shape}")
+    n = xs.size
+    if isinstance(bc, Dirichlet):
+        return np.array([0 if side == "left" else n - 1]), np.ones(1)
+    order = bc.order if order is None else order
+    if isinstance(order, bool) or int(order) != order or order < 1:
+        raise ValueError(f"order must be an integer >= 1, got {order!r}")
+    if order + 1 > n:
+        raise ValueError(
+            f"a {type(bc).__name__} stencil of order {order} needs {order + 1} nodes, the grid has {n}")
+    index = np.arange(order + 1) if side == "left" else n - 1 - np.arange(order + 1)
+    w = fd_weights(xs[index[0]], xs[index], 1)
+    if isinstance(bc, Robin):
+        w = bc.b * w
+        w[0] += bc.a
+    return index, w
