@@ -238,12 +238,6 @@ class SpectralConv(eqx.Module):
     def n_dim(self) -> int:
         return len(self.modes)
 
-    def _mix(self, xr, xi):
-        """Complex channel mixing ``out[o, k] = sum_i x[i, k] R[i, o, k]`` on (real, imag) parts."""
-        wr, wi = self.weight_real.astype(xr.dtype), self.weight_imag.astype(xr.dtype)
-        ein = functools.partial(jnp.einsum, "i...,io...->o...")
-        return ein(xr, wr) - ein(xi, wi), ein(xr, wi) + ein(xi, wr)
-
     def __call__(self, x: Float[Array, "in *grid"], spectral: Literal["fft", "dft", "auto"] = "auto"
                  ) -> Float[Array, "out *grid"]:
         spectral = _choice(spectral, "spectral", _SPECTRAL)
@@ -254,15 +248,61 @@ class SpectralConv(eqx.Module):
                 f"{d} grid axes, got {x.shape}")
         grid = x.shape[1:]
         _check_modes(grid, self.modes)
-        if spectral == "fft":
-            return self._fft(x, grid)
-        return self._dft(x, grid)
+        return self.synthesize(*self.mix(*self.spectrum(x, spectral=spectral)), grid, spectral=spectral)
 
-    def _fft(self, x, grid):
+    # The three stages of the layer, exposed so that a boundary correction (BOON) can work in
+    # the spectrum and evaluate single rows cheaply. Kept coefficients have the layout
+    # ``(channels, K_1, ..., K_d)`` with ``K_a = 2 m_a`` (frequencies ``0..m-1, -m..-1``) on
+    # all axes but the last and ``K_d = m_d`` (``0..m-1``) on the last, in both paths.
+    def mix(self, xr, xi):
+        """Complex channel mixing ``out[o, k] = sum_i x[i, k] R[i, o, k]`` on (real, imag) parts."""
+        wr, wi = self.weight_real.astype(xr.dtype), self.weight_imag.astype(xr.dtype)
+        ein = functools.partial(jnp.einsum, "i...,io...->o...")
+        return ein(xr, wr) - ein(xi, wi), ein(xr, wi) + ein(xi, wr)
+
+    def spectrum(self, x: Float[Array, "c *grid"], *, grid: Sequence[int] | None = None,
+                 rows: Sequence[int] | None = None, spectral: str = "auto"):
+        """Kept Fourier coefficients ``(real, imag)`` of ``x``, each ``(c, K_1, ..., K_d)``.
+
+        With ``rows``, ``x`` holds only those positions of grid axis 0 (shape
+        ``(c, len(rows), *grid[1:])``) of a field of size ``grid`` that is zero elsewhere; the
+        transform then costs ``len(rows) / grid[0]`` of the full one (truncated DFT).
+        """
+        grid = tuple(x.shape[1:]) if grid is None else tuple(grid)
+        if spectral == "fft" and rows is None:
+            return self._fft_spectrum(x, grid)
+        d, dtype = self.n_dim, x.dtype
+        fwd = [_dft_forward(n, m, a == d - 1) for a, (n, m) in enumerate(zip(grid, self.modes))]
+        if rows is not None:
+            rows = np.asarray(rows)
+            fwd[0] = (fwd[0][0][rows], fwd[0][1][rows])
+        # rfft axis first (real input), then the complex axes
+        xr, xi = _fwd_axis(x, None, fwd[-1], d, dtype)
+        for a in range(d - 1):
+            xr, xi = _fwd_axis(xr, xi, fwd[a], a + 1, dtype)
+        return xr, xi
+
+    def synthesize(self, yr, yi, grid: Sequence[int], *, rows: Sequence[int] | None = None,
+                   spectral: str = "auto") -> Float[Array, "c *grid"]:
+        """The real field with kept coefficients ``(yr, yi)`` on ``grid`` (all others zero);
+        with ``rows``, only those positions of grid axis 0 (truncated DFT)."""
+        grid = tuple(grid)
+        if spectral == "fft" and rows is None:
+            return self._fft_synthesize(yr, yi, grid)
+        d, dtype = self.n_dim, yr.dtype
+        inv = [_dft_inverse(n, m, a == d - 1) for a, (n, m) in enumerate(zip(grid, self.modes))]
+        if rows is not None:
+            rows = np.asarray(rows)
+            inv[0] = (inv[0][0][:, rows], inv[0][1][:, rows])
+        # complex axes first, then the real-output rfft axis
+        for a in range(d - 1):
+            yr, yi = _fwd_axis(yr, yi, inv[a], a + 1, dtype)
+        cr, ci = inv[-1]
+        return _apply_axis(jnp.concatenate([yr, yi], d), jnp.asarray(np.concatenate([cr, -ci], 0), dtype), d)
+
+    def _fft_spectrum(self, x, grid):
         d = self.n_dim
-        axes = tuple(range(1, d + 1))
-        xf = jnp.fft.rfftn(x, axes=axes)
-        # gather the kept modes
+        xf = jnp.fft.rfftn(x, axes=tuple(range(1, d + 1)))
         for a, m in enumerate(self.modes):
             ax = a + 1
             if a == d - 1:
@@ -271,9 +311,11 @@ class SpectralConv(eqx.Module):
                 n = grid[a]
                 xf = jnp.concatenate([jax.lax.slice_in_dim(xf, 0, m, axis=ax),
                                       jax.lax.slice_in_dim(xf, n - m, n, axis=ax)], axis=ax)
-        yr, yi = self._mix(jnp.real(xf), jnp.imag(xf))
+        return jnp.real(xf), jnp.imag(xf)
+
+    def _fft_synthesize(self, yr, yi, grid):
+        d = self.n_dim
         yf = jax.lax.complex(yr, yi)
-        # scatter into the full (half-)spectrum
         for a, m in enumerate(self.modes):
             ax = a + 1
             if a == d - 1:
@@ -286,22 +328,7 @@ class SpectralConv(eqx.Module):
                 yf = jnp.concatenate([jax.lax.slice_in_dim(yf, 0, m, axis=ax),
                                       jnp.zeros(zshape, yf.dtype),
                                       jax.lax.slice_in_dim(yf, m, 2 * m, axis=ax)], axis=ax)
-        return jnp.fft.irfftn(yf, s=grid, axes=axes).astype(x.dtype)
-
-    def _dft(self, x, grid):
-        d = self.n_dim
-        dtype = x.dtype
-        last = d  # array axis of the rfft axis
-        # forward: rfft axis first (real input), then the complex axes
-        xr, xi = _fwd_axis(x, None, _dft_forward(grid[-1], self.modes[-1], True), last, dtype)
-        for a in range(d - 1):
-            xr, xi = _fwd_axis(xr, xi, _dft_forward(grid[a], self.modes[a], False), a + 1, dtype)
-        yr, yi = self._mix(xr, xi)
-        # inverse: complex axes first, then the real-output rfft axis
-        for a in range(d - 1):
-            yr, yi = _fwd_axis(yr, yi, _dft_inverse(grid[a], self.modes[a], False), a + 1, dtype)
-        cr, ci = _dft_inverse(grid[-1], self.modes[-1], True)
-        return _apply_axis(jnp.concatenate([yr, yi], last), jnp.asarray(np.concatenate([cr, -ci], 0), dtype), last)
+        return jnp.fft.irfftn(yf, s=grid, axes=tuple(range(1, d + 1))).astype(yr.dtype)
 
 
 # --- the model --------------------------------------------------------------------------------
