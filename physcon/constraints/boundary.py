@@ -24,9 +24,10 @@ Modes:
   grids with more axes (``x, t`` or ``x, y, t``) the layer is a convolution along those axes,
   so ``A_BB`` is block-diagonal in their Fourier modes and one ``2C x 2C`` system is solved per
   kept mode. The pointwise branch ``W`` has no spatial coupling (already decoupled, so
-  ``T2 = I``) and its bias is never part of the elimination. ``T1`` is applied once to the sum
-  of the branches; GELU skips the wall rows (except for periodic walls). The cost is one
-  forward pass of the layer plus a transform of the two wall rows, not seven passes.
+  ``T2 = I``) and its bias is never part of the elimination. ``T1`` is applied once per layer,
+  to the activated sum of the branches (``v <- T1 GELU(K T2 v + W v)``), so every layer's
+  input satisfies the condition (the published code instead skips GELU at the wall rows). The
+  cost is one forward pass of the layer plus transforms of the two wall rows, not seven passes.
 * ``mode="faithful"``: the published code's behaviour, for comparable numbers: scalar probes
   (all-channel impulse read at output channel 0, bias included; a vector over ``t`` in 2-D),
   ``T2 T1`` applied to the spectral and pointwise branches separately (Dirichlet values written
@@ -57,7 +58,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
 from physcon.bc import Dirichlet, Neumann, Periodic, Robin, boundary_stencil, check_pair
-from physcon.models.fno import FNO, Pointwise, SpectralConv
+from physcon.models.fno import FNO, Pointwise, SpectralConv, _dft_forward, _dft_inverse, _synthesize_axes
 
 __all__ = ["BOON", "decouple", "enforce"]
 
@@ -121,20 +122,23 @@ def _pad_walls(walls, pads):
 def enforce(v: Float[Array, "c n *rest"], walls, halve: bool = False) -> Float[Array, "c n *rest"]:
     """``T1``: impose the wall conditions on every channel of ``v`` (walls on axis 1).
 
-    Dirichlet sets the row; Neumann/Robin solve their stencil for the wall row (left wall
-    first, then right); periodic walls are both set to their average. ``halve`` divides the
-    whole field by 2 afterwards (the reference's Neumann branches; see the module docstring).
+    Dirichlet sets the row; Neumann/Robin solve their stencil for the wall row; periodic walls
+    are both set to their average. ``halve`` divides the whole field by 2 afterwards (the
+    reference's Neumann branches; see the module docstring). The two stencils never reach the
+    other wall (checked in :func:`_walls`), so both wall values come from the incoming ``v``.
     """
     if walls[0].periodic:
-        avg = 0.5 * (v[:, walls[0].index[0]] + v[:, walls[1].index[0]])
-        v = v.at[:, walls[0].index[0]].set(avg).at[:, walls[1].index[0]].set(avg)
+        i0, i1 = walls[0].index[0], walls[1].index[0]
+        avg = 0.5 * (v[:, i0] + v[:, i1])
+        v = v.at[:, i0].set(avg).at[:, i1].set(avg)
     else:
+        vals = []
         for w in walls:
-            b = w.index[0]
             val = w.g.astype(v.dtype)
             for i, c in zip(w.index[1:], w.weights[1:]):
                 val = val - c * v[:, i]
-            v = v.at[:, b].set(jnp.broadcast_to(val / w.weights[0], v[:, b].shape))
+            vals.append(jnp.broadcast_to(val / w.weights[0], v[:, 0].shape))
+        v = v.at[:, walls[0].index[0]].set(vals[0]).at[:, walls[1].index[0]].set(vals[1])
     return 0.5 * v if halve else v
 
 
@@ -191,27 +195,31 @@ def _rest_inv(af, lead, sizes, modes):
 def _transfer(conv: SpectralConv, grid, rows, dtype):
     """``A_BB``: the layer's response at the wall rows to impulses at the wall rows.
 
-    Returns ``(F, 2C, 2C)`` (complex, one block per kept mode of the other axes) or ``(2C, 2C)``
-    (real, 1-D), index ``side * C + channel`` on both sides."""
-    from physcon.models.fno import _dft_forward
-
+    Returns ``(F, 2C, 2C)`` (complex, one block per mode of the other axes) or ``(2C, 2C)``
+    (real, 1-D), index ``side * C + channel`` on both sides. Closed form: the impulse at row
+    ``s`` has the spectrum ``E[s, k] = exp(-2 pi i k s / n)``, read back at row ``r`` through
+    the inverse weights ``G[k, r]``, so along ``x`` the response is ``sum_k R[i, o, k] P[s, r, k]``
+    with ``P = E G``; the other axes are synthesised and transformed back to their modes.
+    """
     d = conv.n_dim
+    rows = np.asarray(rows)
+    fr, fi = _dft_forward(grid[0], conv.modes[0], d == 1)
+    gr, gi = _dft_inverse(grid[0], conv.modes[0], d == 1)
+    p = (fr[rows] + 1j * fi[rows])[:, None, :] * (gr[:, rows] + 1j * gi[:, rows]).T[None]  # (s, r, k)
+    pr, pi = jnp.asarray(p.real, dtype), jnp.asarray(p.imag, dtype)
     wr, wi = conv.weight_real.astype(dtype), conv.weight_imag.astype(dtype)
     c = wr.shape[0]
-    er, ei = _dft_forward(grid[0], conv.modes[0], d == 1)
-    er, ei = jnp.asarray(er[np.asarray(rows)], dtype), jnp.asarray(ei[np.asarray(rows)], dtype)  # (2, K0)
-    shape = (2, 1, 1, er.shape[1]) + (1,) * (d - 1)
-    er, ei = er.reshape(shape), ei.reshape(shape)
-    # spectrum of the impulse at (row s, rest = 0) in channel i, mixed: R[i, o, k] * E[s, k0]
-    yr = wr[None] * er - wi[None] * ei
-    yi = wr[None] * ei + wi[None] * er
-    kshape = yr.shape[3:]
-    h = conv.synthesize(yr.reshape((-1,) + kshape), yi.reshape((-1,) + kshape), grid, rows=rows)
-    h = h.reshape((2, c, c, 2) + tuple(grid[1:]))  # [s, i, o, r, *rest]
     if d == 1:
-        return jnp.transpose(h, (3, 2, 0, 1)).reshape(2 * c, 2 * c)
-    hf = _rest_fwd(h, tuple(grid[1:]), conv.modes[1:])  # [s, i, o, r, F]
-    a = jnp.transpose(hf, (4, 3, 2, 0, 1)).reshape(hf.shape[-1], 2 * c, 2 * c)
+        h = jnp.einsum("iok,srk->rosi", wr, pr) - jnp.einsum("iok,srk->rosi", wi, pi)
+        return h.reshape(2 * c, 2 * c)
+    ein = lambda w, q: jnp.einsum("iok...,srk->srio...", w, q)
+    hr, hi = ein(wr, pr) - ein(wi, pi), ein(wr, pi) + ein(wi, pr)       # (s, r, i, o, *K_rest)
+    krest = hr.shape[4:]
+    inv = [_dft_inverse(n, m, a == d - 1) for a, (n, m) in enumerate(zip(grid, conv.modes)) if a > 0]
+    h = _synthesize_axes(hr.reshape((-1,) + krest), hi.reshape((-1,) + krest), inv, dtype)
+    h = h.reshape((2, 2, c, c) + tuple(grid[1:]))
+    hf = _rest_fwd(h, tuple(grid[1:]), conv.modes[1:])                  # (s, r, i, o, F)
+    a = jnp.transpose(hf, (4, 1, 3, 0, 2)).reshape(hf.shape[-1], 2 * c, 2 * c)
     # modes where the layer vanishes: identity blocks (their correction is masked to 0)
     active = _rest_modes(tuple(grid[1:]), conv.modes[1:])[1]
     return jnp.where(active[:, None, None], a, jnp.eye(2 * c, dtype=a.dtype))
@@ -418,8 +426,8 @@ class BOON(eqx.Module):
         grid_p = tuple(n + p for n, p in zip(grid, pads))
         hidden = _pad_walls(walls, pads)
         kind = _kind(self.left)
-        mask = None
-        if kind != "periodic" and (self.mode == "exact" or fno.n_dim > 1):
+        mask = None  # the published code skips the wall rows in GELU in 2-D/3-D
+        if kind != "periodic" and self.mode == "faithful" and fno.n_dim > 1:
             mask = jnp.ones(grid_p[0], bool).at[0].set(False).at[grid[0] - 1].set(False)
 
         def act(v, m):
@@ -447,7 +455,10 @@ class BOON(eqx.Module):
                     kv = conv(v, spectral)
                 else:
                     kv = _corrected_conv(conv, _factor(conv, grid_p, rows, v.dtype), v, rows, grid_p, spectral)
-                v = enforce(kv + w(v), hidden)
+                v = kv + w(v)
+                # T1 after the activation: the next layer sees walls that satisfy the condition
+                v = enforce(fno._act(v) if i < fno.n_layers - 1 else v, hidden)
+                continue
             if i < fno.n_layers - 1:
                 v = act(v, mask if self.per_layer else None)
         if any(pads):

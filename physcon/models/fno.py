@@ -185,6 +185,16 @@ def _fwd_axis(xr, xi, mats, axis, dtype):
     return jax.lax.slice_in_dim(y, 0, k, axis=axis), jax.lax.slice_in_dim(y, k, 2 * k, axis=axis)
 
 
+def _synthesize_axes(yr, yi, inv, dtype):
+    """Apply the inverse matrices ``inv`` (one ``(real, imag)`` pair per trailing axis of
+    ``yr``/``yi``, axes ``1..``): complex axes first, then the real-output rfft axis (last)."""
+    d = len(inv)
+    for a in range(d - 1):
+        yr, yi = _fwd_axis(yr, yi, inv[a], a + 1, dtype)
+    cr, ci = inv[-1]
+    return _apply_axis(jnp.concatenate([yr, yi], d), jnp.asarray(np.concatenate([cr, -ci], 0), dtype), d)
+
+
 # --- layers -----------------------------------------------------------------------------------
 class Pointwise(eqx.Module):
     """Pointwise (1x1) linear map on channel-first fields: ``(in, *grid) -> (out, *grid)``.
@@ -294,11 +304,7 @@ class SpectralConv(eqx.Module):
         if rows is not None:
             rows = np.asarray(rows)
             inv[0] = (inv[0][0][:, rows], inv[0][1][:, rows])
-        # complex axes first, then the real-output rfft axis
-        for a in range(d - 1):
-            yr, yi = _fwd_axis(yr, yi, inv[a], a + 1, dtype)
-        cr, ci = inv[-1]
-        return _apply_axis(jnp.concatenate([yr, yi], d), jnp.asarray(np.concatenate([cr, -ci], 0), dtype), d)
+        return _synthesize_axes(yr, yi, inv, dtype)
 
     def _fft_spectrum(self, x, grid):
         d = self.n_dim
