@@ -167,7 +167,7 @@ def test_check_pair():
     for left, right in ((Periodic(), Dirichlet(0.0)), (Neumann(0.0), Periodic())):
         with pytest.raises(ValueError, match="Periodic must be given on both walls"):
             check_pair(left, right)
-    with pytest.raises(ValueError, match="left must be Dirichlet, Neumann or Periodic"):
+    with pytest.raises(ValueError, match="left must be Dirichlet, Neumann, Robin or Periodic"):
         check_pair(1.0, Dirichlet(0.0))
-    with pytest.raises(ValueError, match="right must be Dirichlet, Neumann or Periodic"):
+    with pytest.raises(ValueError, match="right must be Dirichlet, Neumann, Robin or Periodic"):
         check_pair(Dirichlet(0.0), "periodic")
