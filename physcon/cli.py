@@ -3,6 +3,7 @@
 ``physcon demo``                       ProbConserv on the Stefan problem end to end: solve,
                                        train an ANP briefly, constrain (writes ./physcon-out/)
 ``physcon reproduce probconserv [--quick]``   the paper's GPME table and figures
+``physcon reproduce boon [--quick]``   BOON's 1-D FNO vs BOON table and figures
 ``physcon generate gpme --problem stefan --n 100 --out FILE``   a dataset as HDF5
 ``physcon verify FILE``                regenerate a dataset file and compare
 """
@@ -106,7 +107,49 @@ _DEMO_NOTES = (
     "`physcon reproduce probconserv` runs every family.")
 
 
+def _boon_setting(args):
+    """The BOON :class:`~physcon.experiments.boon.Setting` and problem list of the command line."""
+    import dataclasses
+
+    from physcon.experiments import boon
+
+    base = boon.QUICK if args.quick else boon.PAPER
+    over = {"mode": args.mode}
+    if args.epochs:
+        over.update(epochs=args.epochs, epochs_multi=args.epochs)
+    if args.n_train:
+        over.update(n_train=args.n_train, n_train_multi=args.n_train)
+    if args.n_test:
+        over.update(n_test=args.n_test, n_test_multi=args.n_test)
+    if args.no_ablation:
+        over["ablation"] = False
+    if args.no_superres:
+        over["superres"] = False
+    return dataclasses.replace(base, **over), tuple(args.problems or boon.PROBLEMS)
+
+
+def _reproduce_boon(args) -> int:
+    from physcon.experiments import boon
+
+    if args.families or args.faithful or args.steps or args.n_samples:
+        print("error: --families/--faithful/--steps/--n-samples are ProbConserv options; BOON takes "
+              "--problems, --mode, --epochs", file=sys.stderr)
+        return 2
+    setting, problems = _boon_setting(args)
+    out = args.out or "physcon-out/boon"
+    start = time.perf_counter()
+    result = boon.run(setting, out, problems=problems, seed=args.seed, progress=not args.quiet)
+    print(f"wrote {os.path.join(out, 'table.md')}, results.json and figures for {len(result['cases'])} cases "
+          f"in {time.perf_counter() - start:.0f} s")
+    return 0
+
+
 def _reproduce(args) -> int:
+    if args.paper == "boon":
+        return _reproduce_boon(args)
+    if args.problems or args.mode != "exact" or args.epochs or args.no_ablation or args.no_superres:
+        print("error: --problems/--mode/--epochs/--no-ablation/--no-superres are BOON options", file=sys.stderr)
+        return 2
     from physcon.experiments import probconserv as pcx
     from physcon.experiments import probconserv_report as report
 
@@ -115,7 +158,7 @@ def _reproduce(args) -> int:
     results = []
     for fam in families:
         results.append(pcx.run(fam, setting, seed=args.seed, progress=not args.quiet))
-        paths = report.write(results, args.out, title="ProbConserv reproduction"
+        paths = report.write(results, args.out or "physcon-out/probconserv", title="ProbConserv reproduction"
                              + (" (--quick)" if args.quick else ""))  # rewritten after each family
     print(f"wrote {paths['report']}, {paths['summary']} and {len(paths['figures'])} figures")
     return 0
@@ -134,6 +177,7 @@ def _size_options(p) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from physcon._version import __version__
+    from physcon.operator_data import BOON_PROBLEMS
     from physcon.solvers.gpme import PROBLEMS
 
     p = argparse.ArgumentParser(prog="physcon", description=__doc__.splitlines()[0])
@@ -146,12 +190,19 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=_demo)
 
     r = sub.add_parser("reproduce", help="reproduce a paper's tables and figures")
-    r.add_argument("paper", choices=["probconserv"])
+    r.add_argument("paper", choices=["probconserv", "boon"])
     r.add_argument("--quick", action="store_true", help="small models and data: minutes on a CPU")
     r.add_argument("--families", nargs="+", choices=["diffusion", "pme", "stefan", "advection", "burgers"],
-                   help="subset of the experiments (default: all five)")
-    r.add_argument("--out", default="physcon-out/probconserv", help="output folder")
+                   help="ProbConserv: subset of the experiments (default: all five)")
+    r.add_argument("--out", default=None, help="output folder (default: physcon-out/<paper>)")
     _size_options(r)
+    r.add_argument("--problems", nargs="+", choices=list(BOON_PROBLEMS),
+                   help="BOON: subset of the problems (default: all four)")
+    r.add_argument("--mode", choices=["exact", "faithful"], default="exact",
+                   help="BOON: the exact kernel correction (default) or the published code's")
+    r.add_argument("--epochs", type=int, help="BOON: training epochs (override)")
+    r.add_argument("--no-ablation", action="store_true", help="BOON: skip the output-overwrite-only model")
+    r.add_argument("--no-superres", action="store_true", help="BOON: skip the 2x-resolution evaluation")
     r.set_defaults(func=_reproduce)
 
     g = sub.add_parser("generate", help="generate a dataset and save it as HDF5")

@@ -50,3 +50,28 @@ def test_demo_runs_probconserv_end_to_end(tmp_path):
     assert "ProbConserv-ANP" in report and "Front position" in report
     for name in ("summary.json", "stefan_mass.png", "stefan_0.6_profile.png", "stefan_0.6_shock.png"):
         assert (outdir / name).stat().st_size > 0
+
+
+def test_reproduce_boon_options():
+    # parsing and the Setting it selects (the run itself is tests/experiments/test_boon.py)
+    from physcon.cli import _boon_setting, build_parser, main
+    from physcon.experiments import boon
+
+    args = build_parser().parse_args(["reproduce", "boon", "--quick", "--problems", "stokes", "heat_neumann",
+                                      "--mode", "faithful", "--epochs", "3", "--n-train", "40", "--seed", "2",
+                                      "--out", "somewhere", "--quiet", "--no-ablation"])
+    assert args.paper == "boon" and args.seed == 2 and args.out == "somewhere" and args.quiet
+    setting, problems = _boon_setting(args)
+    assert problems == ("stokes", "heat_neumann")
+    assert setting.mode == "faithful" and setting.quick and not setting.ablation and setting.superres
+    assert (setting.epochs, setting.epochs_multi, setting.n_train, setting.n_train_multi) == (3, 3, 40, 40)
+    assert setting.width == boon.QUICK.width
+    full, all_problems = _boon_setting(build_parser().parse_args(["reproduce", "boon"]))
+    assert full == boon.PAPER and all_problems == boon.PROBLEMS
+    assert main(["reproduce", "boon", "--families", "pme"]) == 2  # a ProbConserv option
+    assert main(["reproduce", "probconserv", "--problems", "stokes"]) == 2  # a BOON option
+
+
+def test_reproduce_boon_rejects_unknown_problem(tmp_path):
+    r = _run("reproduce", "boon", "--problems", "navier", cwd=tmp_path)
+    assert r.returncode == 2 and "invalid choice" in r.stderr

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from physcon import Grid1D, metrics
+from physcon.bc import Dirichlet, Neumann, Periodic, Robin
 
 # error_if under eager/filter_jit raises EquinoxRuntimeError; under plain jax.jit, JaxRuntimeError
 RUNTIME_ERRORS = (eqx.EquinoxRuntimeError, jax.errors.JaxRuntimeError)
@@ -261,3 +262,128 @@ def test_mean_and_se_matches_numpy():
         metrics.mean_and_se(np.ones((1, 4)))
     with pytest.raises(ValueError, match="axis must be an int"):
         metrics.mean_and_se(v, 3)
+
+
+# --- BOON: per-sample relative L2 and boundary errors ---------------------------------------
+
+
+def test_relative_l2_axis_is_per_sample_over_the_flattened_sample(x64):
+    rng = np.random.default_rng(1)
+    true, pred = rng.normal(size=(5, 4, 7)), rng.normal(size=(5, 4, 7))
+    per_sample = metrics.relative_l2(pred, true, axis=(1, 2))
+    flat = np.linalg.norm((pred - true).reshape(5, -1), axis=1) / np.linalg.norm(true.reshape(5, -1), axis=1)
+    assert per_sample.shape == (5,)
+    np.testing.assert_allclose(per_sample, flat, rtol=1e-13)
+    np.testing.assert_allclose(metrics.relative_l2(pred, true, axis=(-1, -2)), flat, rtol=1e-13)
+    # default unchanged: over space only, one value per (sample, time)
+    default = metrics.relative_l2(pred, true)
+    assert default.shape == (5, 4)
+    np.testing.assert_allclose(default, np.linalg.norm(pred - true, axis=-1) / np.linalg.norm(true, axis=-1),
+                               rtol=1e-13)
+    w = np.linspace(0.5, 1.5, 7)
+    np.testing.assert_allclose(
+        metrics.relative_l2(pred, true, w, axis=(1, 2)),
+        np.sqrt(((pred - true) ** 2 * w).sum((1, 2)) / ((true**2) * w).sum((1, 2))), rtol=1e-13)
+    with pytest.raises(ValueError, match="w weights the last axis"):
+        metrics.relative_l2(pred, true, w, axis=1)
+    with pytest.raises(ValueError, match="axis must be"):
+        metrics.relative_l2(pred, true, axis=3)
+
+
+def _grid(n=11, a=0.0, b=1.0):
+    return np.linspace(a, b, n)
+
+
+def test_boundary_error_zero_on_fields_that_satisfy_the_conditions(x64):
+    x = _grid()
+    t = np.linspace(0.0, 1.0, 6)
+    g = 2.0 + np.sin(t)  # a time-dependent wall value
+    # u = c(t) + g(t) x: du/dx = g at both walls, exact for every one-sided stencil
+    u = (1.0 + t)[None, :, None] + g[None, :, None] * x * np.ones((3, 1, 1))
+    flux = Neumann(lambda s: 2.0 + jnp.sin(s), order=3)
+    err = metrics.boundary_error(u, x, flux, Neumann(lambda s: 2.0 + jnp.sin(s), order=1), t=t)
+    assert set(err) == {"left", "right"} and err["left"].shape == (3, 6)
+    assert float(max(err["left"].max(), err["right"].max())) < 1e-12
+    assert float(metrics.boundary_error(u, x, flux, flux, t=t, order=5)["right"].max()) < 1e-11
+    # Dirichlet walls: u(0) = 1 + t, u(1) = 1 + t + g
+    d = metrics.boundary_error(u, x, Dirichlet(lambda s: 1.0 + s), Dirichlet(lambda s: 3.0 + s + jnp.sin(s)), t=t)
+    assert float(d["left"].max()) == 0.0 and float(d["right"].max()) < 1e-15
+    # Robin a u + b u_x on the right: (1 + t + g) + 2 g
+    r = metrics.boundary_error(u, x, Dirichlet(0.0), Robin(lambda s: 1 + s + 3 * (2 + jnp.sin(s)), a=1.0, b=2.0, order=2),
+                               t=t, left_value=1.0 + t)
+    assert float(r["left"].max()) == 0.0 and float(r["right"].max()) < 1e-12
+
+
+def test_boundary_error_on_a_cubic_is_the_analytic_value(x64):
+    x = _grid(11)
+    h = 0.1
+    u = x**3  # u'(0) = 0, u'(1) = 3
+    left, right = Neumann(0.5), Neumann(1.0, order=3)
+    err = metrics.boundary_error(u, x, left, right)
+    assert err["right"].shape == ()
+    np.testing.assert_allclose(err["right"], 2.0, rtol=1e-12)  # |3 - 1|: order 3 is exact on cubics
+    # the condition's own order-2 stencil on the left: (-3u0 + 4u1 - u2)/(2h) = -2 h^2 (not exact)
+    np.testing.assert_allclose(err["left"], abs(-2 * h**2 - 0.5), rtol=1e-12)
+    # an independent order-2 stencil on the right: 3 - 2 h^2
+    np.testing.assert_allclose(metrics.boundary_error(u, x, left, right, order=2)["right"],
+                               abs(3 - 2 * h**2 - 1.0), rtol=1e-12)
+    # per-wall orders; higher than exact still exact on a cubic
+    e = metrics.boundary_error(u, x, left, right, order=(3, 5))
+    np.testing.assert_allclose([e["left"], e["right"]], [0.5, 2.0], rtol=1e-11)
+    # non-uniform grid: Fornberg weights for the actual nodes
+    xn = np.sort(np.concatenate([[0.0, 1.0], np.random.default_rng(0).uniform(0.05, 0.95, 9)]))
+    en = metrics.boundary_error(xn**3, xn, Neumann(0.0, order=3), Neumann(3.0, order=3))
+    assert float(en["left"]) < 1e-10 and float(en["right"]) < 1e-10
+
+
+def test_boundary_error_periodic_and_per_sample_values(x64):
+    x = _grid(9)
+    u = np.random.default_rng(2).normal(size=(4, 3, 9))
+    p = metrics.boundary_error(u, x, Periodic(), Periodic())
+    assert set(p) == {"periodic"}
+    np.testing.assert_array_equal(p["periodic"], np.abs(u[..., 0] - u[..., -1]))
+    # per-sample Dirichlet values (BOON's oracle walls) broadcast against u[..., 0]
+    lv, rv = u[..., 0] + 0.25, u[:, :1, -1]  # right: one value per sample, all times
+    d = metrics.boundary_error(u, x, Dirichlet(0.0), Dirichlet(0.0), left_value=lv, right_value=rv)
+    np.testing.assert_allclose(d["left"], 0.25, rtol=1e-14)
+    np.testing.assert_allclose(d["right"], np.abs(u[..., -1] - u[:, :1, -1]), rtol=0)
+    # works under jit with x (and the conditions) as constants
+    f = jax.jit(lambda v: metrics.boundary_error(v, x, Neumann(1.0, order=2), Dirichlet(0.0)))
+    np.testing.assert_allclose(f(u)["right"], np.abs(u[..., -1]), rtol=1e-14)
+
+
+def test_boundary_error_rejects_bad_input(x64):
+    x, u = _grid(5), np.zeros((2, 5))
+    N = Neumann(0.0)
+    with pytest.raises(ValueError, match="x must have shape"):
+        metrics.boundary_error(u, x[:4], N, N)
+    bad = u.copy()
+    bad[0, 1] = np.nan
+    with pytest.raises(ValueError, match="u must be finite"):
+        metrics.boundary_error(bad, x, N, N)
+    with pytest.raises(ValueError, match="x must be finite"):
+        metrics.boundary_error(u, np.array([0, 0.2, np.inf, 0.7, 1.0]), N, N)
+    with pytest.raises(ValueError, match="strictly increasing"):
+        metrics.boundary_error(u, x[::-1], N, N)
+    with pytest.raises(ValueError, match="order"):
+        metrics.boundary_error(u, x, N, N, order=5)  # needs 5 + 1 > 5 nodes
+    with pytest.raises(ValueError, match="order"):
+        metrics.boundary_error(u, x, N, Robin(0.0, order=5))
+    with pytest.raises(ValueError, match="order must be"):
+        metrics.boundary_error(u, x, N, N, order=0)
+    with pytest.raises(ValueError, match="Periodic"):
+        metrics.boundary_error(u, x, Periodic(), N)
+    with pytest.raises(ValueError, match="left_value/right_value"):
+        metrics.boundary_error(u, x, Periodic(), Periodic(), left_value=0.0)
+    with pytest.raises(ValueError, match="t is needed"):
+        metrics.boundary_error(u, x, Neumann(jnp.sin), N)
+    with pytest.raises(ValueError, match="left_value must be broadcastable"):
+        metrics.boundary_error(u, x, Dirichlet(0.0), N, left_value=np.zeros(3))
+    with pytest.raises(ValueError, match="right_value must be finite"):
+        metrics.boundary_error(u, x, N, Dirichlet(0.0), right_value=np.array([0.0, np.nan]))
+    with pytest.raises(ValueError, match="broadcastable"):  # g(t) of shape (3,) against (2,)
+        metrics.boundary_error(u, x, Neumann(jnp.sin), N, t=np.zeros(3))
+    with pytest.raises(ValueError, match="scalar"):
+        metrics.boundary_error(0.0, x, N, N)
+    with pytest.raises(RUNTIME_ERRORS, match="u must be finite"):
+        jax.jit(lambda v: metrics.boundary_error(v, x, N, N)["left"])(jnp.full((2, 5), jnp.nan))
