@@ -114,7 +114,7 @@ def _boon_setting(args):
     from physcon.experiments import boon
 
     base = boon.QUICK if args.quick else boon.PAPER
-    over = {"mode": args.mode}
+    over = {} if args.mode is None else {"mode": args.mode}
     if args.epochs:
         over.update(epochs=args.epochs, epochs_multi=args.epochs)
     if args.n_train:
@@ -147,7 +147,7 @@ def _reproduce_boon(args) -> int:
 def _reproduce(args) -> int:
     if args.paper == "boon":
         return _reproduce_boon(args)
-    if args.problems or args.mode != "exact" or args.epochs or args.no_ablation or args.no_superres:
+    if args.problems or args.mode is not None or args.epochs or args.no_ablation or args.no_superres:
         print("error: --problems/--mode/--epochs/--no-ablation/--no-superres are BOON options", file=sys.stderr)
         return 2
     from physcon.experiments import probconserv as pcx
@@ -198,8 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     _size_options(r)
     r.add_argument("--problems", nargs="+", choices=list(BOON_PROBLEMS),
                    help="BOON: subset of the problems (default: all four)")
-    r.add_argument("--mode", choices=["exact", "faithful"], default="exact",
-                   help="BOON: the exact kernel correction (default) or the published code's")
+    r.add_argument("--mode", choices=["exact", "faithful"], default=None,
+                   help="BOON: the published algorithm (default, comparable with the paper) or the exact "
+                        "multi-channel elimination (also trained in --quick as BOON-exact)")
     r.add_argument("--epochs", type=int, help="BOON: training epochs (override)")
     r.add_argument("--no-ablation", action="store_true", help="BOON: skip the output-overwrite-only model")
     r.add_argument("--no-superres", action="store_true", help="BOON: skip the 2x-resolution evaluation")

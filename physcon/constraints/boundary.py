@@ -28,6 +28,13 @@ Modes:
   to the activated sum of the branches (``v <- T1 GELU(K T2 v + W v)``), so every layer's
   input satisfies the condition (the published code instead skips GELU at the wall rows). The
   cost is one forward pass of the layer plus transforms of the two wall rows, not seven passes.
+  **Caveat (measured, benchmarks/boon_conditioning.py):** ``A_BB`` of a trained-size layer is
+  badly conditioned (median ``cond(A_BB)`` ~ 3e4 for 128 nodes / 32 channels, ~ 1e6 for 500
+  nodes / 64 channels, against ~ 12 / ~ 180 for the published scalar probe), because the wall
+  rows of a band-limited kernel are nearly parallel across channels. ``T2`` amplifies the wall
+  rows by up to that factor, and in the 1-D benchmarks this mode trains much worse than the
+  plain FNO (docs/boon.md); prefer ``"faithful"`` for training accuracy and use ``"exact"``
+  where the exact decoupling itself is wanted.
 * ``mode="faithful"``: the published code's behaviour, for comparable numbers: scalar probes
   (all-channel impulse read at output channel 0, bias included; a vector over ``t`` in 2-D),
   ``T2 T1`` applied to the spectral and pointwise branches separately (Dirichlet values written
