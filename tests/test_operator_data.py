@@ -1,11 +1,12 @@
-"""BOON data sets at the paper's sizes (physcon.operator_data): presets, boundary conditions,
-HDF5 round trips and broken files."""
+"""BOON data sets at the paper's sizes (physcon.operator_data): presets, shapes at the paper's
+sizes, boundary conditions, HDF5 round trips, bad input and broken files."""
 
 from __future__ import annotations
 
 import os
 
 import h5py
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -24,12 +25,14 @@ def small(x64):
 
 
 # --- presets -----------------------------------------------------------------------------------
-def test_presets_match_the_paper():
+def test_presets_match_the_paper(x32):
     expect = {  # (problem, multi_step): (nx, n, refine, generator kwargs it must hold)
         ("heat_neumann", False): (500, 600, 1, {}),
         ("heat_neumann", True): (1024, 1200, 1, {}),
+        ("stokes", False): (500, 600, 1, {"nu": 0.1, "t_final": 1.2}),
         ("stokes", True): (500, 1200, 1, {"nu": 0.1, "t_final": 1.2, "n_frames": 25}),
-        ("burgers_dirichlet", False): (500, 600, 1, {"nu": 0.1}),
+        ("burgers_dirichlet", False): (500, 600, 1, {"nu": 0.1, "t_final": 1.0}),
+        ("burgers_dirichlet", True): (500, 1200, 1, {"nu": 0.1, "t_final": 1.0, "n_frames": 25}),
         ("burgers_periodic", False): (128, 600, 16, {"nu": 0.1}),
         ("burgers_periodic", True): (128, 1200, 8, {"nu": 0.01}),
     }
@@ -41,7 +44,9 @@ def test_presets_match_the_paper():
     for p in od.BOON_PROBLEMS:
         for multi in (False, True):
             q = od.boon_config(p, multi_step=multi, quick=True)
-            assert q["n"] == 120 and q["nx"] <= 128 and q["quick"]
+            nx = 64 if multi or p == "burgers_periodic" else 128
+            assert (q["n"], q["ntrain"], q["ntest"], q["nx"], q["quick"]) == (120, 100, 20, nx, True)
+            assert q["dtype"] == "float32" and q["physcon_version"]
     cfg = od.boon_config("stokes", multi_step=True, U_range=(0, 1))
     assert cfg["generator"]["U_range"] == [0, 1] and cfg["generator"]["nu"] == 0.1
     with pytest.raises(ValueError, match="problem must be one of"):
@@ -162,6 +167,51 @@ def test_periodic_grid_includes_the_copied_endpoint(x64):
     np.testing.assert_array_equal(closed.u[..., :-1], opened.u)
 
 
+def test_shapes_at_the_paper_sizes():
+    # the full sets, traced only (no solve): heat and Stokes trace without concrete values
+    for p in ("heat_neumann", "stokes"):
+        for multi in (False, True):
+            cfg = od.boon_config(p, multi_step=multi)
+            n, nx, nt = cfg["n"], cfg["nx"], 25 if multi else 1
+            ds = jax.eval_shape(lambda: od.boon_dataset_from_config(cfg))
+            assert ds.u.shape == (n, nt, nx) and ds.a.shape == (n, nx), (p, multi)
+            assert ds.x.shape == (nx,) and ds.t.shape == (nt,)
+            assert ds.params and all(v.shape == (n,) for v in ds.params.values())
+    # Burgers' explicit step counts need concrete data: one real sample of the periodic set,
+    # solved on the paper's 127 x 16 points and closed (Burgers-Dirichlet takes heat's node-grid path)
+    ds = od.boon_dataset("burgers_periodic", multi_step=False, n=1)
+    assert ds.u.shape == (1, 1, 128) and ds.a.shape == (1, 128) and ds.t.shape == (1,)
+    assert float(ds.x[0]) == 0.0 and float(ds.x[-1]) == 1.0 and bool(jnp.all(jnp.isfinite(ds.u)))
+    np.testing.assert_array_equal(ds.u[..., -1], ds.u[..., 0])
+
+
+def test_bad_input_is_rejected_early():
+    for kwargs, match in (({"n": 0}, "n must be"), ({"seed": -1}, "seed must be"),
+                          ({"seed": True}, "seed must be"), ({"nx": 64.0}, "nx must be"),
+                          ({"refine": 0}, "refine must be"), ({"endpoint": "yes"}, "endpoint must be")):
+        with pytest.raises(ValueError, match=match):
+            od.boon_config("heat_neumann", multi_step=False, **kwargs)
+    with pytest.raises(ValueError, match="not a boon_config"):
+        od.boon_dataset_from_config({"problem": "stokes"})
+    with pytest.raises(ValueError, match="problem must be one of"):
+        od.boundary_conditions("heat")
+    with pytest.raises(ValueError, match="order must be"):
+        od.boundary_conditions("heat_neumann", order=(1, 2, 3))
+    with pytest.raises(ValueError, match="order must be"):
+        od.boundary_conditions("heat_neumann", order=0)
+    x = jnp.linspace(0.0, 1.0, 3)
+    tiny = bp.BoonDataset(x, jnp.zeros(1), jnp.zeros((2, 3)), jnp.zeros((2, 1, 3)), {})
+    with pytest.raises(ValueError, match="too few"):   # the right wall's order-3 stencil needs 4
+        od.boundary_conditions("heat_neumann", tiny)
+    assert od.boundary_conditions("heat_neumann", tiny, order=2)[1].order == 2
+    with pytest.raises(ValueError, match=r"shape \(n, nt, nx\)"):
+        od.boundary_values("stokes", tiny._replace(u=tiny.u[:, 0]))
+    with pytest.raises(ValueError, match=r"shape \(m >= 2,\)"):
+        od.with_periodic_endpoint(tiny._replace(x=x[:1]))
+    with pytest.raises(ValueError, match="ntrain must be"):
+        od.split(tiny, 0, 1)
+
+
 # --- HDF5 --------------------------------------------------------------------------------------
 def test_round_trip_is_exact_and_regenerable(small, tmp_path):
     ds, cfg = small
@@ -187,6 +237,27 @@ def test_round_trip_is_exact_and_regenerable(small, tmp_path):
     assert od.load_operator_data(tmp_path / "bare.h5")[0].params == {}
 
 
+def test_round_trip_keeps_float32_ints_and_nested_meta(tmp_path):
+    rng = np.random.default_rng(0)
+    x = np.linspace(0, 1, 7, dtype=np.float32)
+    t = np.array([0.5], np.float32)
+    ds = bp.BoonDataset(x, t, rng.standard_normal((4, 7), np.float32), rng.standard_normal((4, 1, 7), np.float32),
+                        {"k": np.arange(4, dtype=np.int32), "omega": rng.uniform(2, 4, 4)})
+    meta = {"problem": "heat_neumann", "nested": {"list": [1, 2.5, None], "text": "µ-ν"}, "flag": False}
+    od.save_operator_data(tmp_path / "f32.h5", ds, name="heat 32", meta=meta)
+    back, got = od.load_operator_data(tmp_path / "f32.h5", name="heat 32")
+    assert got == meta
+    for k in ("x", "t", "a", "u"):
+        assert getattr(back, k).dtype == np.float32 and getattr(back, k).shape == getattr(ds, k).shape
+        np.testing.assert_array_equal(getattr(back, k), getattr(ds, k))   # bit for bit
+    assert back.params["k"].dtype == np.int32 and back.params["omega"].dtype == np.float64
+    for k in ds.params:
+        np.testing.assert_array_equal(back.params[k], ds.params[k])
+    info = od.operator_data_info(tmp_path / "f32.h5")
+    assert info["shapes"] == {"x": (7,), "t": (1,), "a": (4, 7), "u": (4, 1, 7)}
+    assert info["created"].endswith("Z") and info["physcon_version"]
+
+
 def test_save_never_overwrites_silently(small, tmp_path):
     ds, cfg = small
     path = tmp_path / "s.h5"
@@ -206,6 +277,12 @@ def test_save_rejects_bad_input(small, tmp_path):
         od.save_operator_data(tmp_path / "a.h5", ds, name="s", meta={"x": object()})
     with pytest.raises(ValueError, match="name must be"):
         od.save_operator_data(tmp_path / "a.h5", ds, name="", meta={})
+    with pytest.raises(ValueError, match="meta must be a dict"):
+        od.save_operator_data(tmp_path / "a.h5", ds, name="s", meta=[cfg])
+    with pytest.raises(ValueError, match="ds must be a BoonDataset"):
+        od.save_operator_data(tmp_path / "a.h5", tuple(ds), name="s", meta={})
+    with pytest.raises(ValueError, match="x and t must be 1-D"):
+        od.save_operator_data(tmp_path / "a.h5", ds._replace(t=ds.t[:, None]), name="s", meta={})
     with pytest.raises(ValueError, match="u has shape"):
         od.save_operator_data(tmp_path / "a.h5", ds._replace(u=ds.u[:, :, :-1]), name="s", meta={})
     with pytest.raises(ValueError, match=r"params\['U'\] has shape"):
@@ -223,6 +300,8 @@ def test_load_rejects_broken_files(small, tmp_path):
         od.load_operator_data(truncated)
     with pytest.raises(FileNotFoundError):
         od.load_operator_data(tmp_path / "missing.h5")
+    with pytest.raises(ValueError, match="truncated"):
+        od.operator_data_info(truncated)
 
     def edited(name, edit):
         p = tmp_path / name

@@ -32,3 +32,12 @@ def test_readme_probconserv_block_runs(tmp_path, monkeypatch):
     resid = np.abs(np.asarray(law.residual(post.mean)))
     assert resid.max() <= 1e-5 * float(np.abs(law.b).max())   # float32: round-off of the update
     assert ns["draws"].shape == (100, 21, 201) and ns["front"].shape == (100,)
+
+
+def test_readme_boon_block_runs():
+    code = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)[2]
+    assert "pc.constraints.BOON(" in code
+    ns: dict = {}
+    exec(compile("import jax, jax.numpy as jnp, physcon as pc\n" + code, str(README), "exec"), ns)
+    assert ns["u"].shape == (1, 128)
+    assert float(ns["err"]["left"]) <= 1e-5 and float(ns["err"]["right"]) <= 1e-5 * 5   # float32, g = 5
