@@ -25,7 +25,8 @@ if TYPE_CHECKING:  # only for annotations: physcon.train imports this module
 
 # --- batches ----------------------------------------------------------------------------------
 def _epoch_permutation(data_key, epoch, n: int):
-    return jax.random.permutation(jax.random.fold_in(data_key, epoch), n)
+    # int32 whatever jax_enable_x64 says: the scan carry holds it as int32
+    return jax.random.permutation(jax.random.fold_in(data_key, epoch), n).astype(jnp.int32)
 
 
 def batch_indices(

@@ -71,6 +71,15 @@ def test_mlp_learns_sine():
     assert full < 0.1 * float(_mse(_mlp(32), data, None))
 
 
+def test_fit_in_float64(x64):
+    """With jax_enable_x64 on (the setting for round-off checks) the loop compiles and learns
+    (the epoch permutation is int64 there; the scan carry keeps it int32)."""
+    data = {k: v.astype(jnp.float64) for k, v in _sin_data(40).items()}
+    model = jax.tree_util.tree_map(lambda a: a.astype(jnp.float64) if eqx.is_inexact_array(a) else a, _mlp(8))
+    trained, hist = train.fit(model, _mse, data, optax.adam(1e-2), steps=30, batch_size=8, key=KEY, progress=False)
+    assert trained.layers[0].weight.dtype == jnp.float64 and hist.loss[-1] < hist.loss[0]
+
+
 def test_resume_is_exact(tmp_path):
     stop = 25  # off the chunk grid: both runs also compile a 5-step chunk
     data, valid = _sin_data(48), _sin_data(20)
