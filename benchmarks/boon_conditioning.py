@@ -26,7 +26,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 from _machine import machine_info  # noqa: E402
 
-from physcon.constraints.boundary import _transfer  # noqa: E402
+from physcon.constraints._elimination import _transfer  # noqa: E402
 from physcon.models import FNO  # noqa: E402
 
 

@@ -87,15 +87,16 @@ class Periodic(eqx.Module):
 BoundaryCondition = Union[Dirichlet, Neumann, Periodic, "Robin"]
 
 
-def check_pair(left: BoundaryCondition, right: BoundaryCondition) -> None:
-    """Raise ``ValueError`` unless ``left``/``right`` are boundary conditions that fit together."""
-    for name, bc in (("left", left), ("right", right)):
+def check_pair(left: BoundaryCondition, right: BoundaryCondition, *, names: tuple[str, str] = ("left", "right")) -> None:
+    """Raise ``ValueError`` unless ``left``/``right`` are boundary conditions that fit together
+    (``names``: how the two walls are called in the messages)."""
+    for name, bc in zip(names, (left, right)):
         if not isinstance(bc, (Dirichlet, Neumann, Periodic, Robin)):
             raise ValueError(f"{name} must be Dirichlet, Neumann, Robin or Periodic, got {bc!r}")
     if isinstance(left, Periodic) != isinstance(right, Periodic):
         raise ValueError(
             "inconsistent boundary conditions: Periodic must be given on both walls, got "
-            f"left={type(left).__name__}, right={type(right).__name__}"
+            f"{names[0]}={type(left).__name__}, {names[1]}={type(right).__name__}"
         )
 
 

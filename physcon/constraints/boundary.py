@@ -53,311 +53,25 @@ stencils are recomputed for every grid size (node grid ``linspace(*domain, n)``)
 condition holds at zero-shot super-resolution too.
 """
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 from typing import Literal
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
-from physcon.bc import Dirichlet, Neumann, Periodic, Robin, boundary_stencil, check_pair
-from physcon.models.fno import FNO, Pointwise, SpectralConv, _dft_forward, _dft_inverse, _synthesize_axes
+from physcon.bc import Dirichlet, Neumann, Periodic, Robin, check_pair
+from physcon.constraints._elimination import _corrected_conv, _corrected_input, _factor, decouple, transpose_xy
+from physcon.constraints._faithful import _faithful_branch, _mollify
+from physcon.constraints._walls import _pad_walls, _walls, enforce
+from physcon.models.fno import FNO
 
 __all__ = ["BOON", "decouple", "enforce"]
 
 _MODES = ("exact", "faithful")
 
 
-# --- walls ------------------------------------------------------------------------------------
-class _Wall(eqx.Module):
-    """One wall's condition on a concrete grid: ``sum_j w_j u[index_j] = g`` (``index[0]`` the
-    wall row), or ``periodic``. ``g`` has the wall's shape ``rest`` (or broadcasts to it)."""
-
-    index: tuple[int, ...] = eqx.field(static=True)
-    weights: tuple[float, ...] = eqx.field(static=True)
-    g: Array | None
-    periodic: bool = eqx.field(static=True, default=False)
-
-
-def _wall_value(name, bc, override, t, rest, dtype):
-    if override is not None:
-        g = jnp.asarray(override, dtype)
-    elif callable(bc.value):
-        if t is None:
-            raise ValueError(f"{name}: the boundary value is a function of time; pass t")
-        g = jnp.asarray(bc.value(jnp.asarray(t, dtype)), dtype)
-    else:
-        g = jnp.asarray(bc.value, dtype)
-    try:
-        g = jnp.broadcast_to(g, rest)
-    except ValueError:
-        raise ValueError(
-            f"{name}: boundary value of shape {g.shape} does not broadcast to the wall's shape "
-            f"{rest} (grid[1:])") from None
-    return eqx.error_if(g, ~jnp.all(jnp.isfinite(g)), f"{name}: boundary value must be finite")
-
-
-def _walls(left, right, n, domain, values, t, rest, dtype):
-    if isinstance(left, Periodic):
-        return (_Wall((0,), (1.0,), None, True), _Wall((n - 1,), (1.0,), None, True))
-    x = np.linspace(domain[0], domain[1], n)
-    out = []
-    for side, bc, val in (("left", left, values[0]), ("right", right, values[1])):
-        index, w = boundary_stencil(bc, x, side)
-        other = n - 1 if side == "left" else 0
-        if len(index) > 1 and other in index:
-            raise ValueError(
-                f"{side}: the {type(bc).__name__} stencil of order {bc.order} reaches the other wall "
-                f"on a grid of {n} nodes; use a lower order or a finer grid")
-        out.append(_Wall(tuple(int(i) for i in index), tuple(float(c) for c in w),
-                         _wall_value(side, bc, val, t, rest, dtype)))
-    return tuple(out)
-
-
-def _pad_walls(walls, pads):
-    """Zero-pad the wall values along padded axes (the reference pads the BC series)."""
-    if not any(pads[1:]):
-        return walls
-    return tuple(w if w.g is None else eqx.tree_at(lambda q: q.g, w, jnp.pad(w.g, [(0, p) for p in pads[1:]]))
-                 for w in walls)
-
-
-def enforce(v: Float[Array, "c n *rest"], walls, halve: bool = False) -> Float[Array, "c n *rest"]:
-    """``T1``: impose the wall conditions on every channel of ``v`` (walls on axis 1).
-
-    Dirichlet sets the row; Neumann/Robin solve their stencil for the wall row; periodic walls
-    are both set to their average. ``halve`` divides the whole field by 2 afterwards (the
-    reference's Neumann branches; see the module docstring). The two stencils never reach the
-    other wall (checked in :func:`_walls`), so both wall values come from the incoming ``v``.
-    """
-    if walls[0].periodic:
-        i0, i1 = walls[0].index[0], walls[1].index[0]
-        avg = 0.5 * (v[:, i0] + v[:, i1])
-        v = v.at[:, i0].set(avg).at[:, i1].set(avg)
-    else:
-        vals = []
-        for w in walls:
-            val = w.g.astype(v.dtype)
-            for i, c in zip(w.index[1:], w.weights[1:]):
-                val = val - c * v[:, i]
-            vals.append(jnp.broadcast_to(val / w.weights[0], v[:, 0].shape))
-        v = v.at[:, walls[0].index[0]].set(vals[0]).at[:, walls[1].index[0]].set(vals[1])
-    return 0.5 * v if halve else v
-
-
-# --- exact elimination -----------------------------------------------------------------------
-def _rest_modes(sizes, modes):
-    """Fourier modes of the non-``x`` axes where the layer acts, in ``rfftn`` order.
-
-    On the last (rfft) axis the kept ``0..m-1``; on the others ``0..m`` and ``-m..-1``: the
-    kept set plus ``+m``, which the real part taken by ``irfft`` at ``k_t = 0`` (and Nyquist)
-    couples to the kept ``-m``. Returns the index array of each axis and the ``active`` mask
-    over their product (flattened): the modes where the layer is not identically zero.
-    """
-    k = len(sizes)
-    idx, sets = [], []
-    for j, (n, m) in enumerate(zip(sizes, modes)):
-        if j == k - 1:
-            idx.append(np.arange(m))
-        else:
-            idx.append(np.unique(np.concatenate([np.arange(m + 1), np.arange(n - m, n)]) % n))
-            sets.append(set(np.concatenate([np.arange(m), np.arange(n - m, n)]).tolist()))
-    grids = np.meshgrid(*idx, indexing="ij")
-    kept = np.ones(grids[0].shape, bool)
-    mirror = np.ones(grids[0].shape, bool)
-    for j in range(k - 1):
-        n = sizes[j]
-        kept &= np.isin(grids[j], list(sets[j]))
-        mirror &= np.isin((-grids[j]) % n, list(sets[j]))
-    nt = sizes[-1]
-    real_t = (grids[-1] == 0) | ((nt % 2 == 0) & (grids[-1] == nt // 2))
-    return idx, (kept | (real_t & mirror)).reshape(-1)
-
-
-def _rest_fwd(a, sizes, modes):
-    """rfftn over the trailing axes of ``a: (..., *sizes)``, gathered at :func:`_rest_modes`:
-    complex ``(..., F)``."""
-    k = len(sizes)
-    lead = a.ndim - k
-    af = jnp.fft.rfftn(a, axes=tuple(range(lead, a.ndim)))
-    for j, ix in enumerate(_rest_modes(sizes, modes)[0]):
-        af = jnp.take(af, ix, axis=lead + j)
-    return af.reshape(af.shape[:lead] + (-1,))
-
-
-def _rest_inv(af, lead, sizes, modes):
-    """Inverse of :func:`_rest_fwd`: scatter ``(*lead, F)`` into zeros and ``irfftn``."""
-    k = len(sizes)
-    idx, _ = _rest_modes(sizes, modes)
-    full = tuple(sizes[:-1]) + (sizes[-1] // 2 + 1,)
-    af = af.reshape(tuple(lead) + tuple(len(ix) for ix in idx))
-    out = jnp.zeros(tuple(lead) + full, af.dtype).at[(Ellipsis, *np.ix_(*idx))].set(af)
-    return jnp.fft.irfftn(out, s=tuple(sizes), axes=tuple(range(len(lead), len(lead) + k)))
-
-
-def _transfer(conv: SpectralConv, grid, rows, dtype):
-    """``A_BB``: the layer's response at the wall rows to impulses at the wall rows.
-
-    Returns ``(F, 2C, 2C)`` (complex, one block per mode of the other axes) or ``(2C, 2C)``
-    (real, 1-D), index ``side * C + channel`` on both sides. Closed form: the impulse at row
-    ``s`` has the spectrum ``E[s, k] = exp(-2 pi i k s / n)``, read back at row ``r`` through
-    the inverse weights ``G[k, r]``, so along ``x`` the response is ``sum_k R[i, o, k] P[s, r, k]``
-    with ``P = E G``; the other axes are synthesised and transformed back to their modes.
-    """
-    d = conv.n_dim
-    rows = np.asarray(rows)
-    fr, fi = _dft_forward(grid[0], conv.modes[0], d == 1)
-    gr, gi = _dft_inverse(grid[0], conv.modes[0], d == 1)
-    p = (fr[rows] + 1j * fi[rows])[:, None, :] * (gr[:, rows] + 1j * gi[:, rows]).T[None]  # (s, r, k)
-    pr, pi = jnp.asarray(p.real, dtype), jnp.asarray(p.imag, dtype)
-    wr, wi = conv.weight_real.astype(dtype), conv.weight_imag.astype(dtype)
-    c = wr.shape[0]
-    if d == 1:
-        h = jnp.einsum("iok,srk->rosi", wr, pr) - jnp.einsum("iok,srk->rosi", wi, pi)
-        return h.reshape(2 * c, 2 * c)
-    ein = lambda w, q: jnp.einsum("iok...,srk->srio...", w, q)
-    hr, hi = ein(wr, pr) - ein(wi, pi), ein(wr, pi) + ein(wi, pr)       # (s, r, i, o, *K_rest)
-    krest = hr.shape[4:]
-    inv = [_dft_inverse(n, m, a == d - 1) for a, (n, m) in enumerate(zip(grid, conv.modes)) if a > 0]
-    h = _synthesize_axes(hr.reshape((-1,) + krest), hi.reshape((-1,) + krest), inv, dtype)
-    h = h.reshape((2, 2, c, c) + tuple(grid[1:]))
-    hf = _rest_fwd(h, tuple(grid[1:]), conv.modes[1:])                  # (s, r, i, o, F)
-    a = jnp.transpose(hf, (4, 1, 3, 0, 2)).reshape(hf.shape[-1], 2 * c, 2 * c)
-    # modes where the layer vanishes: identity blocks (their correction is masked to 0)
-    active = _rest_modes(tuple(grid[1:]), conv.modes[1:])[1]
-    return jnp.where(active[:, None, None], a, jnp.eye(2 * c, dtype=a.dtype))
-
-
-def _eliminate(conv: SpectralConv, inv, v, kv_rows, rows, grid):
-    """``Delta_B = x_B - A_BB^{-1} (A x)_B`` on the wall rows, shape ``(C, 2, *rest)``."""
-    c = v.shape[0]
-    vb = v[:, np.asarray(rows)]
-    if conv.n_dim == 1:
-        rhs = jnp.transpose(kv_rows, (1, 0)).reshape(2 * c)
-        sol = inv @ rhs
-        return vb - jnp.transpose(sol.reshape(2, c), (1, 0))
-    rest, mrest = tuple(grid[1:]), conv.modes[1:]
-    vf = _rest_fwd(vb, rest, mrest)                      # (C, 2, F)
-    kf = _rest_fwd(kv_rows, rest, mrest)
-    rhs = jnp.transpose(kf, (2, 1, 0)).reshape(kf.shape[-1], 2 * c)
-    sol = jnp.einsum("fij,fj->fi", inv, rhs)              # (F, 2C)
-    sol = jnp.transpose(sol.reshape(-1, 2, c), (2, 1, 0))
-    active = _rest_modes(rest, mrest)[1]
-    return _rest_inv(jnp.where(active, vf - sol, 0), (c, 2), rest, mrest).astype(v.dtype)
-
-
-@jax.custom_jvp
-def _inverse(a):
-    return jnp.linalg.inv(a)
-
-
-@_inverse.defjvp
-def _inverse_jvp(primals, tangents):
-    # d(A^-1) = -A^-1 dA A^-1: two small matmuls, much cheaper than differentiating the LU
-    (a,), (da,) = primals, tangents
-    x = _inverse(a)
-    return x, -x @ da @ x
-
-
-def _factor(conv, grid, rows, dtype):
-    """``A_BB^{-1}`` (one small matrix per kept mode); independent of the sample, so under
-    ``jax.vmap`` it is computed once per batch."""
-    return _inverse(_transfer(conv, grid, rows, dtype))
-
-
-def decouple(conv: SpectralConv, v: Float[Array, "c n *rest"], rows: tuple[int, int] | None = None,
-             *, spectral: str = "auto") -> Float[Array, "c n *rest"]:
-    """``A T2 v``: the spectral convolution with its wall rows eliminated (exact mode).
-
-    The output's rows ``rows`` (default the two ends of axis 1) depend only on ``v``'s rows
-    ``rows`` (to round-off), in every channel, for any multi-channel layer.
-    """
-    grid = tuple(v.shape[1:])
-    rows = (0, grid[0] - 1) if rows is None else tuple(rows)
-    inv = _factor(conv, grid, rows, v.dtype)
-    return _corrected_conv(conv, inv, v, rows, grid, spectral)
-
-
-def _corrected_conv(conv, inv, v, rows, grid, spectral):
-    yr, yi = conv.mix(*conv.spectrum(v, spectral=spectral))
-    kv_rows = conv.synthesize(yr, yi, grid, rows=rows)
-    delta = _eliminate(conv, inv, v, kv_rows, rows, grid)
-    dr, di = conv.mix(*conv.spectrum(delta, grid=grid, rows=rows))
-    return conv.synthesize(yr + dr, yi + di, grid, spectral=spectral)
-
-
-# --- faithful (published code) elimination ---------------------------------------------------
-def _rows_apply(layer, d_rows, rows, grid, bias):
-    """The layer applied to a field that is ``d_rows`` at ``rows`` of axis 1 and 0 elsewhere,
-    evaluated at ``rows`` only; ``bias`` adds the pointwise layer's bias (the reference's
-    probes include it)."""
-    if isinstance(layer, SpectralConv):
-        return layer.synthesize(*layer.mix(*layer.spectrum(d_rows, grid=grid, rows=rows)), grid, rows=rows)
-    out = jnp.tensordot(layer.weight, d_rows, axes=1)
-    return out + layer.bias.reshape((-1,) + (1,) * (d_rows.ndim - 1)) if bias else out
-
-
-def _clamp(k, n_dim):
-    if n_dim == 1:
-        return jnp.where(jnp.abs(k) < 1e-7, 1e-7, k)
-    if n_dim == 2:
-        return jnp.where(k < 1e-4, 1e-4, k)  # the reference's signed test
-    return jnp.where(jnp.abs(k) < 1e-4, 1e-4, k)
-
-
-def _faithful_branch(layer, v, kind, walls, grid, n, spectral, n_dim):
-    """One branch ``T1 K T2 v`` as the published code computes it (walls at rows 0, n-1)."""
-    c = v.shape[0]
-    rows = (0, n - 1)
-    is_conv = isinstance(layer, SpectralConv)
-    full = (lambda z: layer(z, spectral)) if is_conv else layer
-    kv = full(v)
-    if kind == "periodic":
-        return enforce(kv, walls)
-    ones = jnp.ones((c, 1) + tuple(grid[1:]), v.dtype)
-    zeros = jnp.zeros_like(ones)
-    p0 = _rows_apply(layer, jnp.concatenate([ones, zeros], 1), rows, grid, True)[0]  # impulse at 0
-    pl = _rows_apply(layer, jnp.concatenate([zeros, ones], 1), rows, grid, True)[0]  # impulse at L
-    k00, kl0, k0l, kll = p0[0], p0[1], pl[0], pl[1]
-    k00, kll = _clamp(k00, n_dim), _clamp(kll, n_dim)
-    x0, xl = v[:, 0], v[:, n - 1]
-    kx0, kxl = kv[:, 0], kv[:, n - 1]
-    y0 = x0
-    if kind == "dirichlet" or n_dim > 1:
-        kt = _clamp(k00 - kl0 * k0l / kll, n_dim)
-        y0 = 2 * x0 - (kx0 - kxl * k0l / kll + k0l * xl) / kt
-    d0 = y0 - x0
-    # (K y)_L = (K x)_L + K(d0 at row 0)_L
-    kyl = kxl + _rows_apply(layer, jnp.stack([d0, jnp.zeros_like(d0)], 1), rows, grid, False)[:, 1]
-    zl = 2 * (y0 if n_dim > 1 else xl) - kyl / kll  # 2-D/3-D: the reference reads row 0 here
-    dl = zl - xl
-    if is_conv:
-        dr, di = layer.mix(*layer.spectrum(jnp.stack([d0, dl], 1), grid=grid, rows=rows))
-        yr, yi = layer.mix(*layer.spectrum(v, spectral=spectral))
-        out = layer.synthesize(yr + dr, yi + di, grid, spectral=spectral)
-    else:
-        out = layer(v.at[:, 0].set(y0).at[:, n - 1].set(zl))
-    out = enforce(out, walls, halve=kind == "neumann")
-    if kind == "dirichlet" and n_dim == 2:
-        out = _mollify(out, n)
-    return out
-
-
-def _mollify(v, n, num_smooth: int = 5):
-    """The reference's 2-D Dirichlet smoothing of the rows next to each wall (axis 1, walls at
-    rows 0 and n-1): rows 1..ns-1 and n-ns..n-2 become 3-point averages of the old values."""
-    ns = num_smooth
-    left = (v[:, 0:ns - 1] + v[:, 1:ns] + v[:, 2:ns + 1]) / 3
-    v = v.at[:, 1:ns].set(left)
-    right = (v[:, n - ns - 1:n - 2] + v[:, n - ns:n - 1] + v[:, n - ns + 1:n]) / 3
-    return v.at[:, n - ns:n - 1].set(right)
-
-
-# --- the wrapper ------------------------------------------------------------------------------
 def _kind(bc) -> str:
     if isinstance(bc, Periodic):
         return "periodic"
@@ -366,8 +80,21 @@ def _kind(bc) -> str:
     return "neumann"  # Neumann and Robin share the stencil path
 
 
+def _swap(v):
+    """Grid axes 0 and 1 of a channel-first field swapped (the y walls become axis-0 walls)."""
+    return jnp.swapaxes(v, 1, 2)
+
+
+def _check_domain(name, domain):
+    domain = tuple(float(v) for v in domain)
+    if len(domain) != 2 or not (np.isfinite(domain).all() and domain[1] > domain[0]):
+        raise ValueError(f"{name} must be (a, b) with finite a < b, got {domain!r}")
+    return domain
+
+
 class BOON(eqx.Module):
-    """An FNO whose predictions satisfy boundary conditions on the walls of grid axis 0 exactly.
+    """An FNO whose predictions satisfy boundary conditions on the walls of grid axis 0 (and, for
+    an FNO over ``(x, y, t)``, of axis 1) exactly.
 
     Args:
         fno: the :class:`physcon.models.FNO` to wrap (its parameters are BOON's parameters).
@@ -378,12 +105,28 @@ class BOON(eqx.Module):
             enforcement (the ablation "overwrite only").
         domain: the node grid of axis 0 is ``linspace(*domain, n)`` (walls included); it
             sets the spacing of Neumann/Robin stencils.
+        bottom, top: conditions at ``y = domain_y[0]`` and ``y = domain_y[1]`` (grid axis 1) of
+            an FNO over ``(x, y, t)`` (``n_dim=3``); ``None`` (default) leaves the y walls free.
+            Both or neither.
+        domain_y: the node grid of axis 1, as ``domain``.
 
-    Call ``boon(a, t=None, *, left=None, right=None, spectral=None)`` on one sample
-    ``a: (in_channels, *grid)`` (as the FNO; ``jax.vmap`` for batches) ->
+    Call ``boon(a, t=None, *, left=None, right=None, bottom=None, top=None, spectral=None)`` on
+    one sample ``a: (in_channels, *grid)`` (as the FNO; ``jax.vmap`` for batches) ->
     ``(out_channels, *grid)``. ``t``: where time-dependent values are evaluated (a scalar, or
-    ``(grid[-1],)`` for a model over ``(x, t)``); ``left``/``right``: arrays overriding the
-    values, broadcastable to ``grid[1:]``.
+    ``(grid[-1],)`` for a model whose last axis is time); ``left``/``right``: arrays overriding
+    the values, broadcastable to ``grid[1:]``; ``bottom``/``top``: the same for the y walls,
+    broadcastable to ``(grid[0], grid[2])``.
+
+    **Walls on two axes** (``n_dim=3``). Exact mode: each layer's input gets the x-wall
+    elimination and then the y-wall elimination (the same algorithm on the layer with x and y
+    swapped), so the layer's y-wall outputs depend only on its y-wall inputs exactly; the x
+    walls stay decoupled up to the (small) coupling the second step re-introduces through the
+    y-wall rows (a joint elimination of all four walls would need one ``(4 n C)``-sized system
+    per mode). Faithful mode: the published 3-D code's x correction, with the y walls only
+    overwritten. ``T1`` imposes the y walls first and the x walls second, in every layer and on
+    the output: the x-wall conditions hold on their whole lines, the y-wall conditions at every
+    node off the x walls (at the four corners the x walls win; Dirichlet data that agree at the
+    corners, e.g. read from one field, hold everywhere).
     """
 
     fno: FNO
@@ -392,9 +135,13 @@ class BOON(eqx.Module):
     mode: str = eqx.field(static=True, default="exact")
     per_layer: bool = eqx.field(static=True, default=True)
     domain: tuple[float, float] = eqx.field(static=True, default=(0.0, 1.0))
+    bottom: Dirichlet | Neumann | Robin | Periodic | None = None
+    top: Dirichlet | Neumann | Robin | Periodic | None = None
+    domain_y: tuple[float, float] = eqx.field(static=True, default=(0.0, 1.0))
 
     def __init__(self, fno: FNO, *, left, right, mode: Literal["exact", "faithful"] = "exact",
-                 per_layer: bool = True, domain: Sequence[float] = (0.0, 1.0)):
+                 per_layer: bool = True, domain: Sequence[float] = (0.0, 1.0), bottom=None, top=None,
+                 domain_y: Sequence[float] = (0.0, 1.0)):
         if not isinstance(fno, FNO):
             raise ValueError(f"fno must be a physcon.models.FNO, got {type(fno).__name__}")
         check_pair(left, right)
@@ -402,18 +149,26 @@ class BOON(eqx.Module):
             raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
         if not isinstance(per_layer, bool):
             raise ValueError(f"per_layer must be a bool, got {per_layer!r}")
-        domain = tuple(float(v) for v in domain)
-        if len(domain) != 2 or not (np.isfinite(domain).all() and domain[1] > domain[0]):
-            raise ValueError(f"domain must be (a, b) with finite a < b, got {domain!r}")
+        domain, domain_y = _check_domain("domain", domain), _check_domain("domain_y", domain_y)
+        if (bottom is None) != (top is None):
+            raise ValueError("bottom and top must be given together (the two y walls)")
+        if bottom is not None:
+            if fno.n_dim != 3:
+                raise ValueError(f"bottom/top (y walls) need an FNO over (x, y, t) (n_dim=3), got n_dim={fno.n_dim}")
+            check_pair(bottom, top, names=("bottom", "top"))
+            if mode == "faithful" and (isinstance(bottom, Robin) or isinstance(top, Robin)):
+                raise ValueError("mode='faithful' reproduces the published code, which has no Robin condition")
         if mode == "faithful" and (isinstance(left, Robin) or isinstance(right, Robin)):
             raise ValueError("mode='faithful' reproduces the published code, which has no Robin condition")
         if mode == "faithful" and _kind(left) != _kind(right):
             raise ValueError("mode='faithful' needs the same condition type on both walls (as the published code)")
         self.fno, self.left, self.right = fno, left, right
         self.mode, self.per_layer, self.domain = mode, per_layer, domain
+        self.bottom, self.top, self.domain_y = bottom, top, domain_y
 
     def __call__(self, a: Float[Array, "in_channels *grid"], t: ArrayLike | None = None, *,
                  left: ArrayLike | None = None, right: ArrayLike | None = None,
+                 bottom: ArrayLike | None = None, top: ArrayLike | None = None,
                  spectral: Literal["fft", "dft", "auto"] | None = None) -> Float[Array, "out_channels *grid"]:
         fno = self.fno
         spectral = fno.spectral if spectral is None else spectral
@@ -433,6 +188,23 @@ class BOON(eqx.Module):
         grid_p = tuple(n + p for n, p in zip(grid, pads))
         hidden = _pad_walls(walls, pads)
         kind = _kind(self.left)
+        if self.bottom is None:
+            if bottom is not None or top is not None:
+                raise ValueError("bottom/top values given, but this BOON has no y-wall conditions")
+            walls_y = hidden_y = None
+        else:
+            if grid[1] < 3:
+                raise ValueError(f"BOON needs at least 3 nodes along axis 1 for y walls, got {grid[1]}")
+            walls_y = _walls(self.bottom, self.top, grid[1], self.domain_y, (bottom, top), t,
+                             (grid[0],) + grid[2:], a.dtype, names=("bottom", "top"))
+            hidden_y = _pad_walls(walls_y, (pads[1], pads[0]) + tuple(pads[2:]))
+        kind_y = None if self.bottom is None else _kind(self.bottom)
+
+        def impose(v, wx, wy):
+            """T1 on all walls: y first, then x (the x walls win at the corners)."""
+            if wy is not None:
+                v = _swap(enforce(_swap(v), wy))
+            return enforce(v, wx)
         mask = None  # the published code skips the wall rows in GELU in 2-D/3-D
         if kind != "periodic" and self.mode == "faithful" and fno.n_dim > 1:
             mask = jnp.ones(grid_p[0], bool).at[0].set(False).at[grid[0] - 1].set(False)
@@ -457,14 +229,26 @@ class BOON(eqx.Module):
             elif self.mode == "faithful":
                 v = (_faithful_branch(conv, v, kind, hidden, grid_p, grid[0], spectral, fno.n_dim)
                      + _faithful_branch(w, v, kind, hidden, grid_p, grid[0], spectral, fno.n_dim))
+                if hidden_y is not None:  # the published 3-D code only overwrites the y walls
+                    v = _swap(enforce(_swap(v), hidden_y))
             else:
-                if kind == "periodic":
-                    kv = conv(v, spectral)
-                else:
-                    kv = _corrected_conv(conv, _factor(conv, grid_p, rows, v.dtype), v, rows, grid_p, spectral)
+                if kind_y is None or kind_y == "periodic":
+                    if kind == "periodic":
+                        kv = conv(v, spectral)
+                    else:
+                        kv = _corrected_conv(conv, _factor(conv, grid_p, rows, v.dtype), v, rows, grid_p, spectral)
+                else:  # walls on x and y: chain the two eliminations on the layer input
+                    z = v
+                    if kind != "periodic":
+                        z = _corrected_input(conv, _factor(conv, grid_p, rows, v.dtype), z, rows, grid_p, spectral)
+                    conv_t, grid_t = transpose_xy(conv), (grid_p[1], grid_p[0]) + grid_p[2:]
+                    rows_y = (0, grid[1] - 1)
+                    z = _swap(_corrected_input(conv_t, _factor(conv_t, grid_t, rows_y, v.dtype), _swap(z), rows_y,
+                                               grid_t, spectral))
+                    kv = conv(z, spectral)
                 v = kv + w(v)
                 # T1 after the activation: the next layer sees walls that satisfy the condition
-                v = enforce(fno._act(v) if i < fno.n_layers - 1 else v, hidden)
+                v = impose(fno._act(v) if i < fno.n_layers - 1 else v, hidden, hidden_y)
                 continue
             if i < fno.n_layers - 1:
                 v = act(v, mask if self.per_layer else None)
@@ -475,7 +259,7 @@ class BOON(eqx.Module):
             v = layer(v)
             if j < len(fno.projection) - 1:
                 v = act(v, proj_mask)
-        v = enforce(v, walls)
+        v = impose(v, walls, walls_y)
         if self.mode == "faithful" and self.per_layer and kind == "dirichlet" and fno.n_dim == 2:
             v = enforce(_mollify(v, grid[0]), walls)
         return v
