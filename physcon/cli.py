@@ -4,6 +4,7 @@
                                        train an ANP briefly, constrain (writes ./physcon-out/)
 ``physcon reproduce probconserv [--quick]``   the paper's GPME table and figures
 ``physcon reproduce boon [--quick]``   BOON's 1-D FNO vs BOON table and figures
+``physcon reproduce boon-2d [--quick]``   BOON on (x, y, t): lid-driven cavity and 2-D wave
 ``physcon generate gpme --problem stefan --n 100 --out FILE``   a dataset as HDF5
 ``physcon verify FILE``                regenerate a dataset file and compare
 """
@@ -144,9 +145,40 @@ def _reproduce_boon(args) -> int:
     return 0
 
 
+def _reproduce_boon2d(args) -> int:
+    import dataclasses
+
+    from physcon.experiments import boon2d
+
+    if args.families or args.faithful or args.steps or args.n_samples:
+        print("error: --families/--faithful/--steps/--n-samples are ProbConserv options", file=sys.stderr)
+        return 2
+    bad = [p for p in (args.problems or ()) if p not in boon2d.PROBLEMS]
+    if bad:
+        print(f"error: boon-2d problems are {list(boon2d.PROBLEMS)}, got {bad}", file=sys.stderr)
+        return 2
+    over = {} if args.mode is None else {"mode": args.mode}
+    for name, value in (("epochs", args.epochs), ("n_train", args.n_train), ("n_test", args.n_test)):
+        if value:
+            over[name] = value
+    if args.no_ablation:
+        over["ablation"] = False
+    if args.no_superres:
+        over["superres"] = False
+    setting = dataclasses.replace(boon2d.QUICK if args.quick else boon2d.PAPER, **over)
+    out = args.out or "physcon-out/boon-2d"
+    start = time.perf_counter()
+    result = boon2d.run(setting, out, problems=args.problems, seed=args.seed, progress=not args.quiet)
+    print(f"wrote {os.path.join(out, 'table.md')}, results.json and figures for {len(result['problems'])} problems "
+          f"in {time.perf_counter() - start:.0f} s")
+    return 0
+
+
 def _reproduce(args) -> int:
     if args.paper == "boon":
         return _reproduce_boon(args)
+    if args.paper == "boon-2d":
+        return _reproduce_boon2d(args)
     if args.problems or args.mode is not None or args.epochs or args.no_ablation or args.no_superres:
         print("error: --problems/--mode/--epochs/--no-ablation/--no-superres are BOON options", file=sys.stderr)
         return 2
@@ -190,14 +222,14 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=_demo)
 
     r = sub.add_parser("reproduce", help="reproduce a paper's tables and figures")
-    r.add_argument("paper", choices=["probconserv", "boon"])
+    r.add_argument("paper", choices=["probconserv", "boon", "boon-2d"])
     r.add_argument("--quick", action="store_true", help="small models and data: minutes on a CPU")
     r.add_argument("--families", nargs="+", choices=["diffusion", "pme", "stefan", "advection", "burgers"],
                    help="ProbConserv: subset of the experiments (default: all five)")
     r.add_argument("--out", default=None, help="output folder (default: physcon-out/<paper>)")
     _size_options(r)
-    r.add_argument("--problems", nargs="+", choices=list(BOON_PROBLEMS),
-                   help="BOON: subset of the problems (default: all four)")
+    r.add_argument("--problems", nargs="+", choices=list(BOON_PROBLEMS) + ["cavity", "wave"],
+                   help="BOON: subset of the problems (default: all; boon-2d: cavity, wave)")
     r.add_argument("--mode", choices=["exact", "faithful"], default=None,
                    help="BOON: the published algorithm (default, comparable with the paper) or the exact "
                         "multi-channel elimination (also trained in --quick as BOON-exact)")

@@ -75,3 +75,8 @@ def test_reproduce_boon_options():
 def test_reproduce_boon_rejects_unknown_problem(tmp_path):
     r = _run("reproduce", "boon", "--problems", "navier", cwd=tmp_path)
     assert r.returncode == 2 and "invalid choice" in r.stderr
+
+
+def test_reproduce_boon2d_rejects_a_1d_problem(tmp_path):
+    r = _run("reproduce", "boon-2d", "--quick", "--problems", "stokes", cwd=tmp_path)
+    assert r.returncode == 2 and "boon-2d problems are ['cavity', 'wave']" in r.stderr
