@@ -231,18 +231,37 @@ def _operators(equation: NavierStokes2D, shape, dtype) -> _Operators:
 
 
 def _explicit(ops: _Operators, w_hat: Spectrum) -> Spectrum:
-    """``-(u . grad w)^`` (dealiased) ``+ f^``: 2 inverse + 2 forward real FFTs."""
-    if w_hat.ndim == 2:  # one field: a stacked pair of FFTs is a little faster
-        uv = jnp.fft.irfft2(w_hat[None] * ops.vel, s=ops.shape)
-        u, v = uv[0], uv[1]
-        q = jnp.fft.rfft2(jnp.stack([u * v, (v - u) * (v + u)]))
-        uv_hat, vv_hat = q[0], q[1]
-    else:  # a batch: separate FFTs, ~25% faster at 256^2 x 8 (same bits)
-        u = jnp.fft.irfft2(w_hat * ops.vel[0], s=ops.shape)
-        v = jnp.fft.irfft2(w_hat * ops.vel[1], s=ops.shape)
-        uv_hat, vv_hat = jnp.fft.rfft2(u * v), jnp.fft.rfft2((v - u) * (v + u))
-    out = ops.m_uv * uv_hat + ops.m_vv * vv_hat
+    """``-(u . grad w)^`` (dealiased) ``+ f^``: 2 inverse + 2 forward real FFTs per field.
+
+    A batch ``(*batch, nx, nyh)`` is evaluated one field at a time (``lax.map``) on a single
+    CPU device: each field's FFTs and products then stay in cache, 3-17% faster than batched
+    FFTs at 64^2-256^2 x 8 in interleaved A/B runs on a 2-core CPU. Elsewhere (GPU,
+    several devices, where the batch may be sharded) the batch goes through batched FFTs.
+    The same operations per field either way."""
+    if w_hat.ndim == 2:
+        return _explicit_one(ops, w_hat)
+    if _sequential_batches():
+        flat = w_hat.reshape((-1,) + w_hat.shape[-2:])
+        return jax.lax.map(lambda w: _explicit_one(ops, w), flat).reshape(w_hat.shape)
+    u = jnp.fft.irfft2(w_hat * ops.vel[0], s=ops.shape)
+    v = jnp.fft.irfft2(w_hat * ops.vel[1], s=ops.shape)
+    out = ops.m_uv * jnp.fft.rfft2(u * v) + ops.m_vv * jnp.fft.rfft2((v - u) * (v + u))
     return out if ops.f_hat is None else out + ops.f_hat
+
+
+def _explicit_one(ops: _Operators, w_hat: Spectrum) -> Spectrum:
+    """:func:`_explicit` for one field ``(nx, nyh)``: the two inverse (and the two forward)
+    FFTs as one stacked pair, a little faster than separate ones."""
+    uv = jnp.fft.irfft2(w_hat[None] * ops.vel, s=ops.shape)
+    u, v = uv[0], uv[1]
+    q = jnp.fft.rfft2(jnp.stack([u * v, (v - u) * (v + u)]))
+    out = ops.m_uv * q[0] + ops.m_vv * q[1]
+    return out if ops.f_hat is None else out + ops.f_hat
+
+
+def _sequential_batches() -> bool:
+    """Whether batches are evaluated field by field (:func:`_explicit`): on one CPU device."""
+    return jax.default_backend() == "cpu" and jax.device_count() == 1
 
 
 # --- initial data and diagnostics -----------------------------------------------------------------
