@@ -10,8 +10,12 @@ nodes per side, walls included; DST-I of 63/127/255 interior points), float32, `
 
 * physcon, public API: ``step = cavity_make_step(LidDrivenCavity(100.0), dt)``, and
   ``jax.jit`` of a ``lax.fori_loop`` over ``K`` steps (``K`` calibrated to ``--target`` s per
-  call); ms/step = call time / ``K``. Also ``--batch`` (16) cavities in one call (state
-  ``(B, m, m)``), reported per step of the whole batch.
+  call; all three RK stages of all ``K`` steps in one XLA program, no per-step dispatch);
+  ms/step = call time / ``K``. The default Poisson method (``"auto"``: on these ``n = 2^k + 1``
+  grids one DST-I axis as a matmul + cyclic reduction along the other). Also
+  ``physcon_dst2d``: the same step with the two-axis DST-I (``method="matmul"``/``"split"``,
+  the previous default) for comparison, and ``--batch`` (4) cavities in one call (state
+  ``(B, m, m)``), reported per step of the whole batch and per cavity.
 * NumPy/SciPy: the same scheme written out below (:func:`numpy_rhs`, :func:`numpy_step`):
   ``scipy.fft.dstn(type=1)`` / ``idstn`` for the Poisson solve, NumPy slicing for the
   stencils, same float32 arithmetic. Timed with ``workers=1`` and ``workers=2`` (SciPy's FFT
@@ -26,9 +30,9 @@ NumPy median / physcon median (> 1: physcon faster) and the median of per-round 
 
 Run from the repository root::
 
-    python benchmarks/cavity_throughput.py            # ~3 min on a 2-core CPU
+    PYTHONPATH=. python benchmarks/cavity_throughput.py   # ~3 min on a 2-core CPU (this checkout's physcon)
     python benchmarks/cavity_throughput.py --quick    # smoke run, ~30 s
-    python benchmarks/cavity_throughput.py --dst      # also time the DST variants (fft vs matmul)
+    python benchmarks/cavity_throughput.py --dst      # also time the Poisson-solve variants
 
 Writes ``benchmarks/results/cavity_throughput.json`` (``--out``).
 """
@@ -36,6 +40,7 @@ Writes ``benchmarks/results/cavity_throughput.json`` (``--out``).
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -48,7 +53,7 @@ import scipy
 import scipy.fft as sfft
 
 from physcon.solvers.cavity import LidDrivenCavity, cavity_make_step, cavity_solve, cavity_stable_dt
-from physcon.solvers.cavity_ops import poisson_interior
+from physcon.solvers.cavity_ops import _cr_ok, _method, _poisson_method, poisson_interior
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine_info, write_result  # noqa: E402
@@ -108,12 +113,17 @@ def _stats(times_per_step):
     return {"median_ms": 1e3 * statistics.median(s), "min_ms": 1e3 * s[0], "p90_ms": 1e3 * q(0.9)}
 
 
-def _calibrate(fn, target):
-    """Steps per call so that one call takes about ``target`` s."""
+def _calibrate(make, target):
+    """Steps per call so that one call takes about ``target`` s. ``make(k)`` returns a ready
+    (already compiled) runner of ``k`` steps; only its calls are timed, never a compile (a
+    compile inside the timed call made earlier versions of this script pick ``k = 1`` and
+    measure dispatch instead of steps)."""
     k = 4
     while True:
+        run = make(k)
+        run()
         t0 = time.perf_counter()
-        fn(k)
+        run()
         el = time.perf_counter() - t0
         if el >= target / 4 or k > 10**6:
             return max(1, int(k * target / max(el, 1e-9)))
@@ -126,9 +136,10 @@ def bench_size(n, args, log):
     w_start = cavity_solve(flow, jnp.zeros((n, n), DTYPE), dt=dt, n_steps=round(0.5 / dt), save_every=round(0.5 / dt))[-1]
     w_in = w_start[1:-1, 1:-1]
     step = cavity_make_step(flow, dt)
+    step2d = cavity_make_step(flow, dt, method=_method("auto", n - 2))  # two-axis DST-I
     runners = {}
 
-    def make_jax(k, batch=None):
+    def make_jax(k, batch=None, step=step):
         f = jax.jit(lambda w: jax.lax.fori_loop(0, k, lambda i, s: step(s, i * dt), w))
         x = w_in if batch is None else jnp.broadcast_to(w_in, (batch,) + w_in.shape) + 0
         f(x).block_until_ready()
@@ -142,10 +153,11 @@ def bench_size(n, args, log):
     mine = np.asarray(jax.jit(lambda w: jax.lax.fori_loop(0, 20, lambda i, s: step(s, i * dt), w))(w_in))
     err = float(np.abs(mine - ref).max() / np.abs(ref).max())
     # calibrate step counts
-    k_jax = _calibrate(lambda k: make_jax(k)(), args.target)
-    k_jaxb = _calibrate(lambda k: make_jax(k, args.batch)(), args.target)
-    k_np = max(1, _calibrate(lambda k: numpy_run(w_np, k, dt, nu, c), args.target))
+    k_jax = _calibrate(make_jax, args.target)
+    k_jaxb = _calibrate(lambda k: make_jax(k, args.batch), args.target)
+    k_np = _calibrate(lambda k: (lambda: numpy_run(w_np, k, dt, nu, c)), args.target)
     runners["physcon"] = (make_jax(k_jax), k_jax)
+    runners["physcon_dst2d"] = (make_jax(k_jax, step=step2d), k_jax)
     runners[f"physcon_batch{args.batch}"] = (make_jax(k_jaxb, args.batch), k_jaxb)
     for wk in (1, 2):
         runners[f"numpy_scipy_workers{wk}"] = ((lambda wk=wk: numpy_run(w_np, k_np, dt, nu, c, wk)), k_np)
@@ -163,7 +175,9 @@ def bench_size(n, args, log):
     ratio = res[base]["median_ms"] / res["physcon"]["median_ms"]
     round_ratio = statistics.median([b / a for a, b in zip(times["physcon"], times[base])])
     ratio_batch = args.batch * res[base]["median_ms"] / res[f"physcon_batch{args.batch}"]["median_ms"]
+    speed2d = res["physcon_dst2d"]["median_ms"] / res["physcon"]["median_ms"]
     out = {
+        "poisson_method": _poisson_method("auto", n - 2), "speedup_vs_dst2d": speed2d,
         "n_nodes": n, "cells": n - 1, "dt": dt, "contenders": res, "numpy_baseline": base,
         "speedup_vs_numpy": ratio, "speedup_median_of_rounds": round_ratio,
         f"speedup_batch{args.batch}_per_cavity_vs_numpy": ratio_batch,
@@ -171,7 +185,8 @@ def bench_size(n, args, log):
     }
     log(f"{n - 1:>4}^2  physcon {res['physcon']['median_ms']:8.3f} ms/step  numpy {res[base]['median_ms']:8.3f} "
         f"({base})  speedup {ratio:5.1f}x (rounds {round_ratio:4.1f}x)  batch{args.batch}: "
-        f"{res[f'physcon_batch{args.batch}']['per_cavity_median_ms']:.3f} ms/cavity-step ({ratio_batch:.1f}x)  agree {err:.1e}")
+        f"{res[f'physcon_batch{args.batch}']['per_cavity_median_ms']:.3f} ms/cavity-step ({ratio_batch:.1f}x)  agree {err:.1e}"
+        f"  [two-axis DST {res['physcon_dst2d']['median_ms']:.3f} ms/step]")
     return out
 
 
@@ -179,7 +194,8 @@ def bench_dst(n, args):
     m = n - 2
     x = jnp.asarray(np.random.default_rng(0).standard_normal((m, m)), DTYPE)
     res = {}
-    fns = {meth: jax.jit(lambda a, meth=meth: poisson_interior(a, meth)) for meth in ("fft", "matmul")}
+    meths = ("fft", "matmul", "split") + (("cr",) if _cr_ok(m) else ())
+    fns = {meth: jax.jit(lambda a, meth=meth: poisson_interior(a, meth)) for meth in meths}
     for f in fns.values():
         f(x).block_until_ready()
     times = {k: [] for k in fns}
@@ -199,7 +215,7 @@ def main(argv=None) -> int:
     ap.add_argument("--sizes", default="65,129,257", help="nodes per side (walls included)")
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--target", type=float, default=0.4, help="seconds per timed call")
-    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--dst", action="store_true", help="also time the Poisson solve: FFT vs matmul DST")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "cavity_throughput.json"))
@@ -207,6 +223,7 @@ def main(argv=None) -> int:
     if args.quick:
         args.repeats, args.target = 3, 0.1
     sizes = [int(s) for s in args.sizes.split(",")]
+    load0 = os.getloadavg()
     result = {
         "benchmark": "cavity_throughput", "machine": machine_info(), "scipy": scipy.__version__,
         "dtype": "float32", "reynolds": RE, "scheme": "streamfunction-vorticity, DST-I Poisson, Thom walls, SSP-RK3",
@@ -216,9 +233,10 @@ def main(argv=None) -> int:
         result["sizes"][str(n - 1)] = bench_size(n, args, print)
         if args.dst:
             result["sizes"][str(n - 1)]["poisson_solve_ms"] = d = bench_dst(n, args)
-            print(f"      Poisson solve: fft {d['fft']['median_ms']:.3f} ms, matmul {d['matmul']['median_ms']:.3f} ms")
+            print("      Poisson solve ms:", ", ".join(f"{k} {v['median_ms']:.4f}" for k, v in d.items()))
     ok = all(r["agreement_ok"] for r in result["sizes"].values())
     result["all_agree"] = ok
+    result["load_average_start_end"] = [load0, os.getloadavg()]
     write_result(args.out, result)
     print("\ncells  physcon ms/step  numpy ms/step  speedup")
     for k, r in result["sizes"].items():

@@ -130,6 +130,12 @@ def cavity_make_step(flow: LidDrivenCavity, dt, method: str = "auto") -> Callabl
 def cavity_vorticity(flow: LidDrivenCavity, w_interior, t) -> Field:
     """The full ``(*batch, n, n)`` vorticity at time ``t`` from its interior values: walls by
     Thom's formula with the lid speed ``U(t)``."""
+    w_interior = jnp.asarray(w_interior)
+    return _cavity_vorticity(_as_leaves(flow), w_interior, jnp.asarray(t, w_interior.dtype))
+
+
+@eqx.filter_jit  # one compile per shape (eagerly, the Poisson solve's ~60 primitives compiled one by one)
+def _cavity_vorticity(flow, w_interior, t):
     psi = pad_walls(poisson_interior(w_interior, "auto", -1.0))
     return wall_vorticity(psi, w_interior, flow.lid_velocity(t))
 

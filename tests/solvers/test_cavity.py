@@ -78,6 +78,36 @@ def test_poisson_inverts_the_discrete_laplacian_to_round_off(x64, method, n):
     assert float(jnp.max(jnp.abs(lap[..., 1:-1, 1:-1] - g[..., 1:-1, 1:-1]))) < 1e-12 * (n - 1) ** 2
 
 
+@pytest.mark.parametrize("n", [5, 9, 17, 129])  # m = 3, 7, 15 (dense DST), 127 (split DST)
+def test_cyclic_reduction_poisson_matches_the_two_axis_transform(x64, n):
+    g = np.random.default_rng(n).standard_normal((2, n, n))
+    cr = co.poisson_dirichlet(g, "cr")
+    assert float(jnp.max(jnp.abs(cr - co.poisson_dirichlet(g, "matmul")))) < 1e-14 * (n - 1) ** 2
+    assert float(jnp.max(jnp.abs(co.poisson_dirichlet(g) - cr))) == 0.0  # "auto" picks it
+    lap = co.dirichlet_laplacian(cr)
+    assert float(jnp.max(jnp.abs(lap[..., 1:-1, 1:-1] - g[..., 1:-1, 1:-1]))) < 1e-12 * (n - 1) ** 2
+    with pytest.raises(ValueError, match="2\\^L"):
+        co.poisson_dirichlet(np.zeros((n + 1, n + 1)), "cr")
+
+
+def test_fused_transport_rhs_equals_the_assembled_wall_vorticity(x64):
+    """transport_rhs (one elementwise expression) against the explicit assembly: Thom's walls
+    by wall_vorticity, then central differences of the full field."""
+    n, h = 17, 1.0 / 16
+    w_in = jnp.asarray(np.random.default_rng(1).standard_normal((2, n - 2, n - 2)))
+    U, nu = jnp.asarray([1.0, -0.3]), jnp.asarray([0.01, 0.002])
+    psi = co.pad_walls(co.poisson_interior(w_in, "matmul", -1.0))
+    w = co.wall_vorticity(psi, w_in, U)
+    u = (psi[..., 1:-1, 2:] - psi[..., 1:-1, :-2]) / (2 * h)
+    v = -(psi[..., 2:, 1:-1] - psi[..., :-2, 1:-1]) / (2 * h)
+    wx = (w[..., 2:, 1:-1] - w[..., :-2, 1:-1]) / (2 * h)
+    wy = (w[..., 1:-1, 2:] - w[..., 1:-1, :-2]) / (2 * h)
+    lap = (w[..., 2:, 1:-1] + w[..., :-2, 1:-1] + w[..., 1:-1, 2:] + w[..., 1:-1, :-2] - 4 * w_in) / h**2
+    ref = nu[:, None, None] * lap - u * wx - v * wy
+    got = co.transport_rhs(w_in, U, nu)
+    assert float(jnp.max(jnp.abs(got - ref))) < 1e-10 * float(jnp.max(jnp.abs(ref)))
+
+
 @pytest.mark.parametrize("m", [4, 15])
 def test_dst1_matches_its_definition_along_either_axis(x64, m):
     x = np.random.default_rng(m).standard_normal((2, m, m))
