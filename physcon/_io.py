@@ -1,5 +1,6 @@
-"""Atomic file writes: a reader of ``path`` sees the old file or the complete new one, never a
-half-written one (an interrupted save, a full disk, a crash mid-checkpoint)."""
+"""File helpers shared by the HDF5 layers: atomic writes (a reader of ``path`` sees the old file
+or the complete new one, never a half-written one) and opening an HDF5 file for reading with a
+clear error."""
 
 from __future__ import annotations
 
@@ -30,3 +31,17 @@ def atomic_write(path) -> Iterator[str]:
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def open_hdf5(path):
+    """``(path, h5py.File(path, "r"))``; ``FileNotFoundError`` if it does not exist,
+    ``ValueError`` if it is not a readable HDF5 file (e.g. truncated)."""
+    import h5py
+
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(path)
+    try:
+        return path, h5py.File(path, "r")
+    except OSError as err:
+        raise ValueError(f"{path} is not a readable HDF5 file (truncated or corrupt?): {err}") from err

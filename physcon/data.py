@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from physcon._io import atomic_write
+from physcon._io import atomic_write, open_hdf5
 from physcon._version import __version__
 from physcon.grid import Grid1D
 from physcon.solvers.fv import float_dtype, simulate, stable_substeps
@@ -256,15 +256,7 @@ def load(path) -> Dataset:
         ValueError: not a readable HDF5 file (e.g. truncated), another format, a missing
             array or attribute, or shapes that do not fit together.
     """
-    import h5py
-
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(path)
-    try:
-        f = h5py.File(path, "r")
-    except OSError as err:
-        raise ValueError(f"{path} is not a readable HDF5 file (truncated or corrupt?): {err}") from err
+    path, f = open_hdf5(path)
     with f:
         fmt = f.attrs.get("format")
         if fmt != FORMAT:

@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from physcon._io import atomic_write
+from physcon._io import atomic_write, open_hdf5
 from physcon._version import __version__
 from physcon.solvers.boon_problems import BoonDataset
 
@@ -88,15 +88,7 @@ def _check_shapes(arrays, params, where):
 
 
 def _open(path):
-    import h5py
-
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(path)
-    try:
-        f = h5py.File(path, "r")
-    except OSError as err:
-        raise ValueError(f"{path} is not a readable HDF5 file (truncated or corrupt?): {err}") from err
+    path, f = open_hdf5(path)
     fmt = f.attrs.get("format")
     if fmt != FORMAT:
         f.close()

@@ -90,7 +90,10 @@ def test_decouple_interior_is_the_schur_complement(x64):
 def test_boon_1d_boundary_error_round_off_at_two_resolutions(x64, case, mode):
     left, right = CASES[case]
     if mode == "faithful" and case == "robin":
-        pytest.skip("the published code has no Robin condition")
+        # the published code has no Robin condition: faithful mode refuses it
+        with pytest.raises(ValueError, match="no Robin condition"):
+            BOON(FNO(1, 1, 1, 2, 4, key=jax.random.PRNGKey(0)), left=left, right=right, mode="faithful")
+        return
     fno = f64(FNO(1, 1, 1, 8, 16, grid=True, key=jax.random.PRNGKey(0)))
     boon = BOON(fno, left=left, right=right, mode=mode)
     a = jax.random.normal(jax.random.PRNGKey(1), (3, 1, 64), jnp.float64)
@@ -110,7 +113,10 @@ def test_boon_1d_boundary_error_round_off_at_two_resolutions(x64, case, mode):
 def test_boon_2d_time_dependent_boundary_round_off(x64, case, mode):
     left, right = CASES[case]
     if mode == "faithful" and case == "robin":
-        pytest.skip("the published code has no Robin condition")
+        # the published code has no Robin condition: faithful mode refuses it
+        with pytest.raises(ValueError, match="no Robin condition"):
+            BOON(FNO(2, 1, 1, 2, 4, key=jax.random.PRNGKey(0)), left=left, right=right, mode="faithful")
+        return
     fno = f64(FNO(2, 1, 1, (5, 4), 8, grid=True, padding=(0.0, 9 / 25), key=jax.random.PRNGKey(0)))
     boon = BOON(fno, left=left, right=right, mode=mode)
     a = jax.random.normal(jax.random.PRNGKey(1), (2, 1, 30, 25), jnp.float64)

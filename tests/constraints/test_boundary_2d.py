@@ -76,7 +76,11 @@ def _run(case, mode, n, per_layer=True):
 @pytest.mark.parametrize("mode", ["exact", "faithful"])
 def test_four_walls_round_off_at_two_resolutions(x64, case, mode):
     if mode == "faithful" and case == "robin":
-        pytest.skip("the published code has no Robin condition")
+        # the published code has no Robin condition: faithful mode refuses it
+        with pytest.raises(ValueError, match="no Robin condition"):
+            walls = dict(zip(("left", "right", "bottom", "top"), CASES["robin"]))
+            BOON(FNO(3, 1, 1, 2, 4, key=jax.random.PRNGKey(0)), **walls, mode="faithful")
+        return
     for n in (8, 16):
         rx, ry, u = _run(case, mode, n)
         assert np.all(np.isfinite(u))
