@@ -14,7 +14,8 @@ import pytest
 from physcon import metrics
 from physcon import operator_data as od
 from physcon.bc import Dirichlet, Neumann, Periodic
-from physcon.solvers import boon_problems as bp
+from physcon.solvers import BoonDataset
+from physcon.solvers.heat import heater
 
 
 @pytest.fixture
@@ -99,7 +100,7 @@ def test_refined_solve_keeps_the_walls_and_matches_direct_solve(x64):
 def test_heat_data_satisfy_their_neumann_walls(x64):
     ds = od.boon_dataset("heat_neumann", multi_step=True, quick=True, n=4)
     left, right = od.boundary_conditions("heat_neumann", ds)
-    assert left == Neumann(0.0, order=1) and right == Neumann(bp.heater, order=3)
+    assert left == Neumann(0.0, order=1) and right == Neumann(heater, order=3)
     h = float(ds.x[1] - ds.x[0])
     err = metrics.boundary_error(ds.u, ds.x, left, right, t=ds.t)
     assert err["left"].shape == err["right"].shape == (4, 25)
@@ -112,12 +113,12 @@ def test_heat_data_satisfy_their_neumann_walls(x64):
     err2 = metrics.boundary_error(ds.u, ds.x, left, right, t=ds.t, order=2)
     assert float(err2["left"].max()) < 2e-2 and float(err2["right"].max()) < 5e-2
     lv, rv = od.boundary_values("heat_neumann", ds)
-    np.testing.assert_array_equal(rv, np.broadcast_to(bp.heater(ds.t), (4, 25)))
+    np.testing.assert_array_equal(rv, np.broadcast_to(heater(ds.t), (4, 25)))
     assert float(jnp.abs(lv).max()) == 0.0
     np.testing.assert_array_equal(
         metrics.boundary_error(ds.u, ds.x, left, right, left_value=lv, right_value=rv)["right"],
         err["right"])
-    assert od.boundary_conditions("heat_neumann", order=(2, 4)) == (Neumann(0.0, order=2), Neumann(bp.heater, order=4))
+    assert od.boundary_conditions("heat_neumann", order=(2, 4)) == (Neumann(0.0, order=2), Neumann(heater, order=4))
 
 
 def test_dirichlet_values_are_the_oracle(x64):
@@ -200,7 +201,7 @@ def test_bad_input_is_rejected_early():
     with pytest.raises(ValueError, match="order must be"):
         od.boundary_conditions("heat_neumann", order=0)
     x = jnp.linspace(0.0, 1.0, 3)
-    tiny = bp.BoonDataset(x, jnp.zeros(1), jnp.zeros((2, 3)), jnp.zeros((2, 1, 3)), {})
+    tiny = BoonDataset(x, jnp.zeros(1), jnp.zeros((2, 3)), jnp.zeros((2, 1, 3)), {})
     with pytest.raises(ValueError, match="too few"):   # the right wall's order-3 stencil needs 4
         od.boundary_conditions("heat_neumann", tiny)
     assert od.boundary_conditions("heat_neumann", tiny, order=2)[1].order == 2
@@ -232,7 +233,7 @@ def test_round_trip_is_exact_and_regenerable(small, tmp_path):
     with pytest.raises(ValueError, match="expected name='heat'"):
         od.load_operator_data(path, name="heat")
     # an empty params dict (periodic Burgers) round-trips too
-    bare = bp.BoonDataset(ds.x, ds.t, ds.a, ds.u, {})
+    bare = BoonDataset(ds.x, ds.t, ds.a, ds.u, {})
     od.save_operator_data(tmp_path / "bare.h5", bare, name="bare", meta={})
     assert od.load_operator_data(tmp_path / "bare.h5")[0].params == {}
 
@@ -241,7 +242,7 @@ def test_round_trip_keeps_float32_ints_and_nested_meta(tmp_path):
     rng = np.random.default_rng(0)
     x = np.linspace(0, 1, 7, dtype=np.float32)
     t = np.array([0.5], np.float32)
-    ds = bp.BoonDataset(x, t, rng.standard_normal((4, 7), np.float32), rng.standard_normal((4, 1, 7), np.float32),
+    ds = BoonDataset(x, t, rng.standard_normal((4, 7), np.float32), rng.standard_normal((4, 1, 7), np.float32),
                         {"k": np.arange(4, dtype=np.int32), "omega": rng.uniform(2, 4, 4)})
     meta = {"problem": "heat_neumann", "nested": {"list": [1, 2.5, None], "text": "µ-ν"}, "flag": False}
     od.save_operator_data(tmp_path / "f32.h5", ds, name="heat 32", meta=meta)

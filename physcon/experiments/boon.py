@@ -3,7 +3,7 @@
 One *case* per 1-D problem and output kind (research/boon.md §2):
 
 ===================== =========== ======================================================
-problem               walls       data (:mod:`physcon.solvers.boon_problems`)
+problem               walls       data (``physcon.solvers.heat``, ``.stokes``, ``.burgers``)
 ===================== =========== ======================================================
 ``heat_neumann``      Neumann     ``u_t = 0.01 u_xx``, ``u_x(0) = 0``, ``u_x(1) = 5 sin(pi t)``
 ``stokes``            Dirichlet   Stokes' second problem (closed form), oracle wall values

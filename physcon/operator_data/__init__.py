@@ -3,8 +3,8 @@
 BOON (Saad et al., ICLR 2023) trains neural operators on four 1-D problems (heat with Neumann
 walls, Stokes' second problem and viscous Burgers with Dirichlet walls, periodic Burgers). Its
 data were made by unpublished MATLAB scripts, so physcon regenerates them with
-:mod:`physcon.solvers.boon_problems`. Every set is a
-:class:`~physcon.solvers.boon_problems.BoonDataset`: ``x (nx,)`` (both walls included),
+:mod:`physcon.solvers.heat`, ``stokes`` and ``burgers``. Every set is a
+:class:`~physcon.solvers.BoonDataset`: ``x (nx,)`` (both walls included),
 ``t (nt,)``, ``a (n, nx)`` inputs, ``u (n, nt, nx)`` targets, per-sample ``params``.
 
 One concept per module, all names re-exported here (``from physcon import operator_data as od``):

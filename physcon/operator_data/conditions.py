@@ -21,8 +21,8 @@ import numpy as np
 
 from physcon.bc import Dirichlet, Neumann, Periodic
 from physcon.operator_data.registry import _pos_int, _problem
-from physcon.solvers import boon_problems as bp
-from physcon.solvers.boon_problems import BoonDataset
+from physcon.solvers import BoonDataset
+from physcon.solvers.heat import heater
 
 __all__ = ["oracle", "boundary_conditions", "boundary_values"]
 
@@ -77,7 +77,7 @@ def boundary_conditions(problem: str, ds: BoonDataset | None = None, *, order=No
     if spec.boundary == "neumann":
         lo, ro = _orders(order)
         left = Neumann(0.0, order=lo or 1)
-        right = Neumann(bp.heater, order=ro or 3)
+        right = Neumann(heater, order=ro or 3)
         if ds is not None and np.shape(ds.x)[0] < max(left.order, right.order) + 1:
             raise ValueError(f"ds has {np.shape(ds.x)[0]} points, too few for the order {max(left.order, right.order)} stencil")
         return left, right

@@ -20,7 +20,7 @@ import numpy as np
 
 from physcon._version import __version__
 from physcon.operator_data.registry import _pos_int, _problem
-from physcon.solvers.boon_problems import BoonDataset
+from physcon.solvers import BoonDataset
 
 __all__ = ["boon_config", "boon_dataset", "boon_dataset_from_config", "with_periodic_endpoint", "split"]
 

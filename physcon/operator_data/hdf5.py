@@ -1,4 +1,4 @@
-"""Self-describing HDF5 files for operator data (any :class:`~physcon.solvers.boon_problems.BoonDataset`).
+"""Self-describing HDF5 files for operator data (any :class:`~physcon.solvers.BoonDataset`).
 
 :func:`save_operator_data` writes a data set with a name and a JSON ``meta`` dict (e.g. a
 :func:`~physcon.operator_data.boon_config`, which regenerates the data); arrays keep their
@@ -21,7 +21,7 @@ import numpy as np
 
 from physcon._io import atomic_write, open_hdf5
 from physcon._version import __version__
-from physcon.solvers.boon_problems import BoonDataset
+from physcon.solvers import BoonDataset
 
 __all__ = ["FORMAT", "save_operator_data", "load_operator_data", "operator_data_info"]
 

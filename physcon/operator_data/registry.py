@@ -2,7 +2,7 @@
 
 BOON (Saad et al., ICLR 2023) trains neural operators on four 1-D problems. Its data were made
 by unpublished MATLAB scripts and are only on Google Drive, so physcon regenerates them with
-:mod:`physcon.solvers.boon_problems`; this module records the paper's sizes and parameters
+:mod:`physcon.solvers.heat`, ``stokes`` and ``burgers``; this module records the paper's sizes and parameters
 (``research/boon.md`` sections 2-3) and the decisions where the paper is silent.
 :func:`physcon.operator_data.boon_dataset` generates a set from these presets.
 
@@ -61,7 +61,7 @@ Decisions where the paper is silent, and why (see also :data:`BOON_PROBLEMS`):
   (:func:`~physcon.operator_data.with_periodic_endpoint`), so ``u[..., -1] == u[..., 0]`` bit for
   bit and nothing is overwritten. ``endpoint=False`` gives the plain periodic grid ``i / nx``.
 * Parameters not in the public BOON material keep the generators' documented defaults
-  (``boon_problems``): Stokes' ``U ~ U[0.5, 1.5]``, ``omega ~ U[2, 6]`` and domain ``[0, 1]``;
+  (``physcon.solvers``): Stokes' ``U ~ U[0.5, 1.5]``, ``omega ~ U[2, 6]`` and domain ``[0, 1]``;
   the Burgers-Dirichlet initial data (random walls ``U[-1, 1]`` plus a sine series), final time
   1 and frame times; and the single-step Stokes / multi-step Burgers-Dirichlet sizes, which
   copy the other problems of the same mode.
@@ -77,8 +77,7 @@ from typing import Callable
 
 import numpy as np
 
-from physcon.solvers import boon_problems as bp
-from physcon.solvers.boon_problems import BoonDataset
+from physcon.solvers import BoonDataset, burgers, heat, stokes
 
 __all__ = ["BoonSizes", "BoonProblem", "BOON_PROBLEMS", "TIMINGS"]
 
@@ -103,7 +102,7 @@ class BoonProblem:
     Attributes:
         name: the registry key.
         boundary: ``"neumann"``, ``"dirichlet"`` or ``"periodic"``.
-        generate: the ``physcon.solvers.boon_problems.generate_*`` function.
+        generate: the ``physcon.solvers.{heat,stokes,burgers}.generate_*`` function.
         single, multi: the paper's single-step / multi-step sizes.
         quick_single, quick_multi: the ``quick=True`` sizes.
         notes: where the sizes come from and what is assumed.
@@ -126,7 +125,7 @@ class BoonProblem:
 
 BOON_PROBLEMS: dict[str, BoonProblem] = {
     "heat_neumann": BoonProblem(
-        "heat_neumann", "neumann", bp.generate_heat_neumann,
+        "heat_neumann", "neumann", heat.generate_heat_neumann,
         single=BoonSizes(500, 500, 100),
         multi=BoonSizes(1024, 1000, 200),
         quick_single=BoonSizes(128, 100, 20, refine=4),
@@ -136,7 +135,7 @@ BOON_PROBLEMS: dict[str, BoonProblem] = {
               "targets linspace(0,0.5,200)[-25:] on 1024 points (BOON: 2048 subsampled by 2).",
     ),
     "stokes": BoonProblem(
-        "stokes", "dirichlet", bp.generate_stokes,
+        "stokes", "dirichlet", stokes.generate_stokes,
         single=BoonSizes(500, 500, 100, kwargs={"nu": 0.1, "t_final": 1.2}),
         multi=BoonSizes(500, 1000, 200, kwargs={"nu": 0.1, "t_final": 1.2, "n_frames": 25}),
         quick_single=BoonSizes(128, 100, 20, kwargs={"nu": 0.1, "t_final": 1.2}),
@@ -146,7 +145,7 @@ BOON_PROBLEMS: dict[str, BoonProblem] = {
               "(500 points, 500/100, target t=1.2); U and omega ranges assumed.",
     ),
     "burgers_dirichlet": BoonProblem(
-        "burgers_dirichlet", "dirichlet", bp.generate_burgers_dirichlet,
+        "burgers_dirichlet", "dirichlet", burgers.generate_burgers_dirichlet,
         single=BoonSizes(500, 500, 100, kwargs={"nu": 0.1, "t_final": 1.0}),
         multi=BoonSizes(500, 1000, 200, kwargs={"nu": 0.1, "t_final": 1.0, "n_frames": 25}),
         quick_single=BoonSizes(128, 100, 20, refine=4, kwargs={"nu": 0.1, "t_final": 1.0}),
@@ -156,7 +155,7 @@ BOON_PROBLEMS: dict[str, BoonProblem] = {
               "the multi-step set (Burgers_Dir_2D, used in no notebook) are assumed.",
     ),
     "burgers_periodic": BoonProblem(
-        "burgers_periodic", "periodic", bp.generate_burgers_periodic,
+        "burgers_periodic", "periodic", burgers.generate_burgers_periodic,
         single=BoonSizes(128, 500, 100, refine=16, kwargs={"nu": 0.1}),
         multi=BoonSizes(128, 1000, 200, refine=8, kwargs={"nu": 0.01}),
         quick_single=BoonSizes(64, 100, 20, refine=32, kwargs={"nu": 0.1}),

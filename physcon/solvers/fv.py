@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
-from physcon.bc import Dirichlet, Neumann, Periodic, wall_derivative_weights
+from physcon.bc import Dirichlet, Periodic, wall_derivative_weights
 from physcon.grid import Grid1D
 
 

@@ -33,10 +33,10 @@ from typing import NamedTuple
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
-from physcon.solvers.boon_problems import _check_n, _check_times, _dct1_basis, _dtype
+from physcon.solvers._checks import _check_n, _check_times, _dtype
+from physcon.solvers._spectral import _dct1_basis
 
 __all__ = ["wave_neumann_solve", "wave_energy", "wave_neumann_grf", "WaveDataset", "generate_wave_neumann"]
 
