@@ -7,7 +7,8 @@ make predictions obey conservation laws and boundary conditions exactly.
 from physcon._version import __version__
 from physcon.bc import Dirichlet, Neumann, Periodic, Robin, boundary_stencil, fd_weights
 from physcon.grid import Grid1D
-from physcon.solvers import exact, gpme, navier_stokes, wave
+from physcon.solvers import gpme, navier_stokes, wave
+from physcon.solvers.gpme import exact
 from physcon import constraints, data, distributions, metrics, models, operator_data, tasks
 
 

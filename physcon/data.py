@@ -32,7 +32,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from physcon._io import atomic_write, open_hdf5
 from physcon._version import __version__
 from physcon.grid import Grid1D
-from physcon.solvers.fv import float_dtype, simulate, stable_substeps
+from physcon.solvers.gpme.fv import float_dtype, simulate, stable_substeps
 from physcon.solvers.gpme import PROBLEMS
 
 FORMAT = "physcon.gpme/1"

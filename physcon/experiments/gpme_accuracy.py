@@ -14,7 +14,7 @@ import numpy as np
 
 from physcon.grid import Grid1D
 from physcon.metrics import convergence_order, l1_error
-from physcon.solvers.fv import simulate
+from physcon.solvers.gpme.fv import simulate
 
 
 def convergence(problem, ns=(50, 100, 200, 400), nt: int = 11, t_end: float | None = None) -> dict:

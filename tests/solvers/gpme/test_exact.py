@@ -1,4 +1,4 @@
-"""Closed forms (physcon.solvers.exact) and the problems' exact solutions, masses and data.
+"""Closed forms (physcon.solvers.gpme.exact) and the problems' exact solutions, masses and data.
 
 Oracle values are the independently derived ones in ``shared/research/probconserv.md`` (Sec.
 1.2), checked to the digits quoted there (half a unit in the last quoted digit).
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import physcon
-from physcon.solvers import exact as cf
+from physcon.solvers.gpme import exact as cf
 
 G = physcon.gpme
 

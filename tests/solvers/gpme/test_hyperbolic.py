@@ -1,4 +1,4 @@
-"""Scalar conservation laws (physcon.solvers.hyperbolic): Godunov fluxes, conservation,
+"""Scalar conservation laws (physcon.solvers.gpme.hyperbolic): Godunov fluxes, conservation,
 convergence to the closed forms, gradients and input checks for Advection and Burgers."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 
 import physcon
 from physcon import Grid1D
-from physcon.solvers import fv
+from physcon.solvers.gpme import fv
 
 G = physcon.gpme
 RUNTIME_ERRORS = (eqx.EquinoxRuntimeError, jax.errors.JaxRuntimeError)

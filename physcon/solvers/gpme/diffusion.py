@@ -1,4 +1,4 @@
-"""The generalized porous medium equation ``u_t = (k(u) u_x)_x`` and its test problems.
+"""The diffusion problems of the GPME family, ``u_t = (k(u) u_x)_x``.
 
 The three diffusion classes of ProbConserv (Hansen et al., ICML 2023, Sec. 4), with the
 paper's domains, time windows, parameter ranges and closed forms:
@@ -10,10 +10,6 @@ problem             ``k(u)``                 domain       t          parameter (
 :class:`PorousMedium` ``u^m``                [0, 1]       [0, 1]     m ~ U[1, 6]; {1, 3, 6}
 :class:`Stefan`     ``1[u >= u*]``           [0, 1]       [0, 0.1]   u* ~ U[.55, .7]; {.5, .6}
 ==================  =======================  ===========  =========  =====================
-
-plus the appendix's hyperbolic laws :class:`Advection` and :class:`Burgers`
-(``physcon.solvers.hyperbolic``), re-exported here. Solve any of them with :func:`solve`
-(cell values, ``(nt, nx)``) or :func:`simulate` (also the accumulated boundary inflow).
 
 Each problem's :meth:`~Problem.residual` is the strong-form pointwise residual
 ``u_t - (k(u) u_x)_x = u_t - k'(u) u_x^2 - k(u) u_xx`` that the SoftC baseline penalises
@@ -30,16 +26,11 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
 from physcon.bc import Dirichlet, Neumann, Periodic, wall_derivative_weights
-from physcon.solvers import exact as cf
-from physcon.solvers.fv import Simulation, kirchhoff_fluxes, simulate, solve, stable_dt, stable_substeps
-from physcon.solvers.hyperbolic import Advection, Burgers, ConservationLaw
-from physcon.solvers.problem import Problem, along_batch, check_positive, outer
+from physcon.solvers.gpme import exact as cf
+from physcon.solvers.gpme.fv import kirchhoff_fluxes
+from physcon.solvers.gpme.problem import Problem, along_batch, check_positive, outer
 
-__all__ = [
-    "DiffusionProblem", "Diffusion", "PorousMedium", "Stefan", "Advection", "Burgers",
-    "ConservationLaw", "Problem", "Simulation", "simulate", "solve", "stable_dt",
-    "stable_substeps", "PROBLEMS",
-]
+__all__ = ["DiffusionProblem", "Diffusion", "PorousMedium", "Stefan"]
 
 
 def _relu_pow(u, p):
@@ -283,11 +274,3 @@ class Stefan(DiffusionProblem):
         ok = (self.u_star > 0) & (self.u_star < 1)
         return [(~jnp.all(ok), "Stefan: u_star must lie in (0, 1)")]
 
-
-PROBLEMS: dict[str, type[Problem]] = {
-    "diffusion": Diffusion,
-    "pme": PorousMedium,
-    "stefan": Stefan,
-    "advection": Advection,
-    "burgers": Burgers,
-}

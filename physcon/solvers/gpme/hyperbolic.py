@@ -8,7 +8,7 @@ The first-order Godunov scheme is conservative and monotone for ``dt <= dx / max
 captures shocks without oscillation and converges at order 1 (smooth parts) or 1/2 (L1, for a
 contact discontinuity) as usual for monotone schemes.
 
-Each law's :meth:`~physcon.solvers.problem.Problem.residual` is the strong-form pointwise
+Each law's :meth:`~physcon.solvers.gpme.problem.Problem.residual` is the strong-form pointwise
 residual ``u_t + f'(u) u_x`` that the SoftC baseline penalises (``physcon.constraints.soft``);
 it is meaningless across the shocks and steps, where ``u`` has no derivative.
 """
@@ -22,9 +22,9 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
 from physcon.bc import Dirichlet, Neumann
-from physcon.solvers import exact as cf
-from physcon.solvers.fv import godunov_fluxes
-from physcon.solvers.problem import Problem, along_batch, check_positive, outer
+from physcon.solvers.gpme import exact as cf
+from physcon.solvers.gpme.fv import godunov_fluxes
+from physcon.solvers.gpme.problem import Problem, along_batch, check_positive, outer
 
 
 class ConservationLaw(Problem):
