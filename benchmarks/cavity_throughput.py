@@ -3,7 +3,7 @@
 What is measured
 ----------------
 Milliseconds per time step of the streamfunction-vorticity scheme of
-``physcon.solvers.cavity`` (SSP-RK3; each of the 3 stages: a DST-I Poisson solve, Thom's wall
+``physcon.solvers.navier_stokes.cavity`` (SSP-RK3; each of the 3 stages: a DST-I Poisson solve, Thom's wall
 vorticity, central-difference transport) on 64^2, 128^2 and 256^2 cells (``n`` = 65, 129, 257
 nodes per side, walls included; DST-I of 63/127/255 interior points), float32, ``Re = 100``,
 ``dt = cavity_stable_dt(n, 100)``, starting from the flow at ``t = 0.5`` (impulsive start).
@@ -52,8 +52,9 @@ import numpy as np
 import scipy
 import scipy.fft as sfft
 
-from physcon.solvers.cavity import LidDrivenCavity, cavity_make_step, cavity_solve, cavity_stable_dt
-from physcon.solvers.cavity_ops import _cr_ok, _method, _poisson_method, poisson_interior
+from physcon.solvers._spectral import _method
+from physcon.solvers.navier_stokes.cavity import LidDrivenCavity, cavity_make_step, cavity_solve, cavity_stable_dt
+from physcon.solvers.navier_stokes.cavity_poisson import _cr_ok, _poisson_method, poisson_interior
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine_info, write_result  # noqa: E402

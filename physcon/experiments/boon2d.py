@@ -4,7 +4,7 @@ BOON over ``(x, y, t)`` with conditions on all four walls.
 =========== ============================================ =======================================
 problem     data                                         walls (BOON)
 =========== ============================================ =======================================
-``cavity``  :func:`physcon.solvers.cavity_data.generate  Dirichlet on all four walls, values
+``cavity``  :func:`physcon.navier_stokes.generate          Dirichlet on all four walls, values
             _cavity_dataset`: vorticity, ``Re = 100``,   read from the ground truth (the
             random no-slip perturbation of the fluid at  paper's oracle wall vorticity; they
             rest, impulsively started lid                 agree at the corners)
@@ -91,7 +91,7 @@ def generate(problem: str, n_samples: int, n: int, setting: Setting, seed: int) 
     """``{"x": (n,), "t": (nt,), "a": (N, n, n), "u": (N, n, n, nt)}`` in float64 NumPy."""
     with jax.enable_x64(True):
         if problem == "cavity":
-            from physcon.solvers.cavity_data import generate_cavity_dataset
+            from physcon.solvers.navier_stokes import generate_cavity_dataset
 
             ds = generate_cavity_dataset(n_samples, key=jax.random.PRNGKey(seed), n=n, t_final=setting.t_final,
                                          n_frames=setting.n_frames, dtype=jnp.float64)

@@ -4,9 +4,9 @@ The periodic pseudo-spectral vorticity solver: ``w_t + u . grad w = nu lap w - a
 on ``[0, Lx) x [0, Ly)`` with ``lap psi = -w``, ``(u, v) = (psi_y, -psi_x)``; 2/3 dealiasing,
 IMEX (Crank-Nicolson + low-storage RK) or integrating-factor RK4 time stepping, the FNO
 paper's and Kolmogorov forcing, linear drag, the FNO paper's Gaussian-random-field initial
-vorticity, CFL and NaN checks. Made of :mod:`~physcon.solvers.ns_spectral` (equation,
-discretisation, diagnostics), :mod:`~physcon.solvers.ns_steppers` (time schemes) and
-:mod:`~physcon.solvers.ns_periodic` (``solve``, ``make_step``, ``generate``)::
+vorticity, CFL and NaN checks. Made of :mod:`~physcon.solvers.navier_stokes.spectral` (equation,
+discretisation, diagnostics), :mod:`~physcon.solvers.navier_stokes.steppers` (time schemes) and
+:mod:`~physcon.solvers.navier_stokes.periodic` (``solve``, ``make_step``, ``generate``)::
 
     import jax, physcon.solvers.navier_stokes as ns
 
@@ -19,16 +19,17 @@ discretisation, diagnostics), :mod:`~physcon.solvers.ns_steppers` (time schemes)
                      mesh=ns.batch_mesh())                              # sharded over all devices
     kf = ns.NavierStokes2D.kolmogorov()             # [0, 2 pi)^2, sin(4y) body force, drag 0.1
 
-The lid-driven cavity (:mod:`~physcon.solvers.cavity`: streamfunction-vorticity, DST-I
-Poisson solve, Thom walls, SSP-RK3; :mod:`~physcon.solvers.cavity_data`: random data sets)
-is re-exported here, so this module is the one public namespace for 2-D Navier-Stokes::
+The lid-driven cavity (:mod:`~physcon.solvers.navier_stokes.cavity`: streamfunction-vorticity,
+SSP-RK3; :mod:`~physcon.solvers.navier_stokes.cavity_poisson`: node grid and DST-I Poisson solve;
+:mod:`~physcon.solvers.navier_stokes.cavity_stencils`: Thom walls, velocity, transport;
+:mod:`~physcon.solvers.navier_stokes.cavity_data`: random data sets) is re-exported here, so this module is the one public namespace for 2-D Navier-Stokes::
 
     x, y, u, v = ns.cavity_steady_state(reynolds=100.0, n=65)   # lid y = 1, speed 1
     w = ns.cavity_solve(ns.LidDrivenCavity(reynolds=100.0), n=65, dt=ns.cavity_stable_dt(65), n_steps=100)
     ds = ns.generate_cavity_dataset(1200, key=jax.random.PRNGKey(0))   # BOON's sizes
 """
 
-from physcon.solvers.cavity import (
+from physcon.solvers.navier_stokes.cavity import (
     LidDrivenCavity,
     cavity_make_step,
     cavity_solve,
@@ -36,10 +37,11 @@ from physcon.solvers.cavity import (
     cavity_steady_state,
     cavity_vorticity,
 )
-from physcon.solvers.cavity_data import CavityDataset, cavity_initial_vorticity, generate_cavity_dataset
-from physcon.solvers.cavity_ops import cavity_fields, cavity_grid, poisson_dirichlet
+from physcon.solvers.navier_stokes.cavity_data import CavityDataset, cavity_initial_vorticity, generate_cavity_dataset
+from physcon.solvers.navier_stokes.cavity_poisson import cavity_grid, poisson_dirichlet
+from physcon.solvers.navier_stokes.cavity_stencils import cavity_fields
 
-from physcon.solvers.ns_periodic import (
+from physcon.solvers.navier_stokes.periodic import (
     VorticityDataset,
     batch_mesh,
     generate,
@@ -47,7 +49,7 @@ from physcon.solvers.ns_periodic import (
     output_times,
     solve,
 )
-from physcon.solvers.ns_spectral import (
+from physcon.solvers.navier_stokes.spectral import (
     FNOForcing,
     Forcing,
     KolmogorovForcing,
@@ -62,7 +64,7 @@ from physcon.solvers.ns_spectral import (
     to_spectral,
     velocity,
 )
-from physcon.solvers.ns_steppers import (
+from physcon.solvers.navier_stokes.steppers import (
     CrankNicolsonRK2,
     CrankNicolsonRK3,
     CrankNicolsonRK4,

@@ -3,18 +3,19 @@ the lid ``y = 1`` sliding in ``+x`` with speed ``U(t)``, impulsively started.
 
 Streamfunction-vorticity on a uniform ``n x n`` node grid (walls included), second order in
 space, third order in time (the discretisation is described in
-:mod:`physcon.solvers.cavity_ops`; units are non-dimensional, ``nu = 1/Re``):
+:mod:`~physcon.solvers.navier_stokes.cavity_poisson` and
+:mod:`~physcon.solvers.navier_stokes.cavity_stencils`; units are non-dimensional, ``nu = 1/Re``):
 
 * each stage solves ``lap_h psi = -w`` by DST-I (sine transforms, no matrix), sets the wall
   vorticity by Thom's formula, and evaluates ``-u.grad w + (1/Re) lap_h w`` at the interior;
 * time stepping: explicit three-stage SSP Runge-Kutta (Shu-Osher), stable for the Courant
   number ``dt (max|u| + max|v|)/h <= 1`` and the diffusion number ``dt/(Re h^2) <= 1/4``
-  (:func:`~physcon.solvers.cavity_ops.cavity_numbers`). The lid speed is evaluated at each
+  (:func:`~physcon.solvers.navier_stokes.cavity_stencils.cavity_numbers`). The lid speed is evaluated at each
   stage's time, so a time-dependent ``U(t)`` keeps the third order.
 
 Entry points::
 
-    import jax, physcon.solvers.cavity as cav
+    import jax, physcon.solvers.navier_stokes.cavity as cav
 
     flow = cav.LidDrivenCavity(reynolds=100.0)                 # lid speed 1, impulsive start
     dt = cav.cavity_stable_dt(65, 100.0)                        # both limits, safety 0.9
@@ -39,18 +40,14 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
-from physcon.solvers.cavity_ops import (
+from physcon.solvers._checks import _as_leaves, _dtype
+from physcon.solvers.navier_stokes.cavity_poisson import cavity_grid, check_nodes, check_square, pad_walls, poisson_interior
+from physcon.solvers.navier_stokes.cavity_stencils import (
     MAX_COURANT_NUMBER,
     MAX_DIFFUSION_NUMBER,
-    _float,
     cavity_fields,
-    cavity_grid,
     cavity_numbers,
-    check_nodes,
-    check_square,
     max_stable_dt,
-    pad_walls,
-    poisson_interior,
     transport_rhs,
     wall_vorticity,
 )
@@ -115,7 +112,7 @@ def _rk3(rhs, w, t, dt):
 def cavity_make_step(flow: LidDrivenCavity, dt, method: str = "auto") -> Callable:
     """One unchecked SSP-RK3 step ``(w_interior, t) -> w_interior`` on the interior vorticity
     (``(*batch, m, m)``, ``m = n - 2``); pure (``jit``/``vmap``/``grad``/``lax.scan``).
-    ``method`` picks the DST implementation (:func:`~physcon.solvers.cavity_ops.dst1`)."""
+    ``method`` picks the DST implementation (:func:`~physcon.solvers._spectral.dst1`)."""
     nu = 1.0 / jnp.asarray(flow.reynolds)
 
     def rhs(w, t):
@@ -165,12 +162,12 @@ def _prepare(flow, w0, n, dt):
             raise ValueError("give the initial vorticity w0 or the grid size n (w0 = 0: fluid at rest)")
         n = check_nodes(n)
         batch = jnp.broadcast_shapes(jnp.shape(flow.reynolds), jnp.shape(flow.lid_speed))
-        w0 = jnp.zeros(batch + (n, n), _float(None))
+        w0 = jnp.zeros(batch + (n, n), _dtype(None))
     w0 = jnp.asarray(w0)
     if jnp.issubdtype(w0.dtype, jnp.complexfloating):
         raise ValueError(f"w0 must be real, got {w0.dtype}")
     if not jnp.issubdtype(w0.dtype, jnp.floating):
-        w0 = w0.astype(_float(None))
+        w0 = w0.astype(_dtype(None))
     side = check_square(w0.shape, "w0")
     if n is not None and check_nodes(n) != side:
         raise ValueError(f"n = {n} does not match w0's shape {w0.shape}")
@@ -208,13 +205,6 @@ def _prepare(flow, w0, n, dt):
 def _initial_courant(flow, w0, dt):
     _, u, v = cavity_fields(w0, flow.lid_velocity(jnp.zeros((), w0.dtype)))
     return jnp.max(cavity_numbers(u, v, dt, flow.reynolds)[0])
-
-
-def _as_leaves(tree):
-    """Python scalars in ``tree`` (Reynolds number, lid speed) as NumPy arrays, so that
-    ``eqx.filter_jit`` traces them instead of recompiling for every new value."""
-    is_num = lambda x: isinstance(x, (float, int)) and not isinstance(x, bool)  # noqa: E731
-    return jax.tree_util.tree_map(lambda x: np.asarray(x, np.float64) if is_num(x) else x, tree)
 
 
 def cavity_solve(
@@ -325,7 +315,7 @@ def cavity_steady_state(
         raise ValueError(f"tol must be positive, got {tol!r}")
     dt = cavity_stable_dt(n, reynolds) if dt is None else float(dt)
     check_every = max(1, round(0.5 / dt)) if check_every is None else int(check_every)
-    dtype = _float(dtype)
+    dtype = _dtype(dtype)
     flow = LidDrivenCavity(reynolds=reynolds)
     w0, _ = _prepare(flow, jnp.zeros((n, n), dtype), n, dt)
     max_chunks = math.ceil(max_time / (dt * check_every))

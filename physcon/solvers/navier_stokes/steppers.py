@@ -14,7 +14,7 @@ viscosity and drag, ``N`` the explicit advection and forcing:
   rate to round-off.
 
 Stability. The explicit advection is stable for the Courant number
-``C = dt max(|u|/dx + |v|/dy) <= max_cfl`` (:func:`~physcon.solvers.ns_spectral.cfl_number`).
+``C = dt max(|u|/dx + |v|/dy) <= max_cfl`` (:func:`~physcon.solvers.navier_stokes.spectral.cfl_number`).
 ``max_cfl`` is the linear stability limit for advection by a uniform flow: the dealiased
 advection's eigenvalues are at most ``(2 pi / 3) C / dt`` in modulus, so
 ``max_cfl = y* / (2 pi / 3)`` with ``y*`` the reach of the RK scheme's stability region on

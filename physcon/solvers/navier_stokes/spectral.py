@@ -20,7 +20,7 @@ per evaluation instead of five. The product is dealiased with the 2/3 rule: only
 ``3 |k_x| < nx`` and ``3 |k_y| < ny`` are kept (a brick-wall filter on the advection term, as
 in jax-cfd, whose filter at even ``n`` is one-sided: it keeps ``k_x = -n/3`` but not ``+n/3``;
 the first-derivative multipliers vanish at the Nyquist frequency). Viscosity and drag form
-the diagonal linear part ``L = -nu |k|^2 - alpha`` (:mod:`physcon.solvers.ns_steppers`). The
+the diagonal linear part ``L = -nu |k|^2 - alpha`` (:mod:`~physcon.solvers.navier_stokes.steppers`). The
 mean vorticity (``k = 0``) is untouched by advection.
 """
 
@@ -35,6 +35,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Complex, Float, PRNGKeyArray
+
+from physcon.solvers._checks import _dtype
 
 __all__ = [
     "Forcing", "FNOForcing", "KolmogorovForcing", "NavierStokes2D", "grid_points",
@@ -62,15 +64,11 @@ def _shape(shape) -> tuple[int, int]:
     return shape
 
 
-def _float(dtype):
-    return jnp.dtype(jnp.result_type(float) if dtype is None else dtype)
-
-
 def grid_points(shape: tuple[int, int], length=1.0, dtype=None) -> tuple[Field, Field]:
     """The nodes ``(x, y)`` of the periodic grid, each of shape ``(nx, ny)`` (``indexing="ij"``):
     ``x_i = i Lx / nx``, ``y_j = j Ly / ny``. ``length`` is ``L`` or ``(Lx, Ly)``."""
     (nx, ny), (lx, ly) = _shape(shape), _lengths(length)
-    dtype = _float(dtype)
+    dtype = _dtype(dtype)
     x = jnp.asarray(np.arange(nx) * (lx / nx), dtype)
     y = jnp.asarray(np.arange(ny) * (ly / ny), dtype)
     return jnp.meshgrid(x, y, indexing="ij")
@@ -185,11 +183,11 @@ class NavierStokes2D(eqx.Module):
             return None
         if isinstance(self.forcing, Forcing):
             x, y = grid_points(shape, self.lengths, dtype)
-            return jnp.asarray(self.forcing(x, y, self.lengths), _float(dtype))
+            return jnp.asarray(self.forcing(x, y, self.lengths), _dtype(dtype))
         f = jnp.asarray(self.forcing)
         if f.shape != tuple(shape):
             raise ValueError(f"forcing must be a Forcing or an array of the grid's shape {tuple(shape)}, got shape {f.shape}")
-        return f.astype(_float(dtype))
+        return f.astype(_dtype(dtype))
 
 
 def _check_nonnegative(name, value):
@@ -213,7 +211,7 @@ class _Operators(NamedTuple):
 
 
 def _operators(equation: NavierStokes2D, shape, dtype) -> _Operators:
-    dtype = _float(dtype)
+    dtype = _dtype(dtype)
     kx, ky, _, _, mask = _wavenumbers(shape, equation.lengths)
     k2 = kx**2 + ky**2
     vel = _velocity_multipliers(shape, equation.lengths)
@@ -297,7 +295,7 @@ def gaussian_random_field(
     if not (alpha > 0 and tau > 0):
         raise ValueError(f"alpha and tau must be positive, got alpha={alpha}, tau={tau}")
     sigma = tau ** (alpha - 1.0) if sigma is None else sigma
-    return _grf(key, shape, lengths, float(alpha), float(tau), float(sigma), _float(dtype))
+    return _grf(key, shape, lengths, float(alpha), float(tau), float(sigma), _dtype(dtype))
 
 
 @partial(jax.jit, static_argnums=(1, 2, 3, 4, 5, 6))  # one compile per configuration
@@ -317,7 +315,7 @@ def velocity(w: Field, length=1.0) -> tuple[Field, Field]:
     is zero). Each of the shape of ``w`` (``(..., nx, ny)``)."""
     w = jnp.asarray(w)
     if not jnp.issubdtype(w.dtype, jnp.floating):
-        w = w.astype(_float(None))
+        w = w.astype(_dtype(None))
     _shape(w.shape[-2:])
     return _velocity(w, _lengths(length))
 
@@ -347,7 +345,7 @@ def cfl_number(w: Field, dt, length=1.0) -> Float[Array, ""]:
     batch), ``dx = Lx/nx``, ``dy = Ly/ny``."""
     w = jnp.asarray(w)
     if not jnp.issubdtype(w.dtype, jnp.floating):
-        w = w.astype(_float(None))
+        w = w.astype(_dtype(None))
     _shape(w.shape[-2:])
     return _cfl(w, dt, _lengths(length))
 

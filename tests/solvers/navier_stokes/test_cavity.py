@@ -1,5 +1,6 @@
-"""The lid-driven cavity solver (physcon.solvers.cavity*): Poisson solve, walls, steady state
-against Ghia et al. (1982), convergence orders, batching, bad input."""
+"""The lid-driven cavity solver (physcon.solvers.navier_stokes.cavity, cavity_stencils, cavity_data):
+walls, steady state against Ghia et al. (1982), convergence orders, batching, bad input.
+The Poisson solve has its own file, test_cavity_poisson.py."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ import numpy as np
 import pytest
 
 from physcon.metrics import convergence_order
-from physcon.solvers import cavity as cav
-from physcon.solvers import cavity_data as cd
-from physcon.solvers import cavity_ops as co
+from physcon.solvers.navier_stokes import cavity as cav
+from physcon.solvers.navier_stokes import cavity_data as cd
+from physcon.solvers.navier_stokes import cavity_poisson as cp
+from physcon.solvers.navier_stokes import cavity_stencils as cs
 
 # eqx.error_if under jit: raised at dispatch as JaxRuntimeError, or, if the computation is still
 # running then, by block_until_ready as a ValueError ("INTERNAL: CpuCallback error ..."); the
@@ -61,63 +63,23 @@ def cubic(s, f, q):
     return np.array(out)
 
 
-# --- Poisson solve and transforms -------------------------------------------------------------------
-@pytest.mark.parametrize("method", ["matmul", "split", "fft"])
-@pytest.mark.parametrize("n", [5, 6, 17])  # m = 3, 4, 15: odd and even split halves
-def test_poisson_inverts_the_discrete_laplacian_to_round_off(x64, method, n):
-    rng = np.random.default_rng(n)
-    psi = np.zeros((3, n, n))
-    psi[:, 1:-1, 1:-1] = rng.standard_normal((3, n - 2, n - 2))
-    f = co.dirichlet_laplacian(psi)
-    back = co.poisson_dirichlet(f, method)
-    assert back.dtype == jnp.float64 and back.shape == psi.shape
-    assert float(jnp.max(jnp.abs(back - psi))) < 1e-13
-    # and the other way round: the Laplacian of the solve is the right side (inside)
-    g = rng.standard_normal((3, n, n))  # the same shape: no new compile
-    lap = co.dirichlet_laplacian(co.poisson_dirichlet(g, method))
-    assert float(jnp.max(jnp.abs(lap[..., 1:-1, 1:-1] - g[..., 1:-1, 1:-1]))) < 1e-12 * (n - 1) ** 2
-
-
-@pytest.mark.parametrize("n", [5, 9, 17, 129])  # m = 3, 7, 15 (dense DST), 127 (split DST)
-def test_cyclic_reduction_poisson_matches_the_two_axis_transform(x64, n):
-    g = np.random.default_rng(n).standard_normal((2, n, n))
-    cr = co.poisson_dirichlet(g, "cr")
-    assert float(jnp.max(jnp.abs(cr - co.poisson_dirichlet(g, "matmul")))) < 1e-14 * (n - 1) ** 2
-    assert float(jnp.max(jnp.abs(co.poisson_dirichlet(g) - cr))) == 0.0  # "auto" picks it
-    lap = co.dirichlet_laplacian(cr)
-    assert float(jnp.max(jnp.abs(lap[..., 1:-1, 1:-1] - g[..., 1:-1, 1:-1]))) < 1e-12 * (n - 1) ** 2
-    with pytest.raises(ValueError, match="2\\^L"):
-        co.poisson_dirichlet(np.zeros((n + 1, n + 1)), "cr")
-
-
 def test_fused_transport_rhs_equals_the_assembled_wall_vorticity(x64):
     """transport_rhs (one elementwise expression) against the explicit assembly: Thom's walls
     by wall_vorticity, then central differences of the full field."""
     n, h = 17, 1.0 / 16
     w_in = jnp.asarray(np.random.default_rng(1).standard_normal((2, n - 2, n - 2)))
     U, nu = jnp.asarray([1.0, -0.3]), jnp.asarray([0.01, 0.002])
-    psi = co.pad_walls(co.poisson_interior(w_in, "matmul", -1.0))
-    w = co.wall_vorticity(psi, w_in, U)
+    psi = cp.pad_walls(cp.poisson_interior(w_in, "matmul", -1.0))
+    w = cs.wall_vorticity(psi, w_in, U)
     u = (psi[..., 1:-1, 2:] - psi[..., 1:-1, :-2]) / (2 * h)
     v = -(psi[..., 2:, 1:-1] - psi[..., :-2, 1:-1]) / (2 * h)
     wx = (w[..., 2:, 1:-1] - w[..., :-2, 1:-1]) / (2 * h)
     wy = (w[..., 1:-1, 2:] - w[..., 1:-1, :-2]) / (2 * h)
     lap = (w[..., 2:, 1:-1] + w[..., :-2, 1:-1] + w[..., 1:-1, 2:] + w[..., 1:-1, :-2] - 4 * w_in) / h**2
     ref = nu[:, None, None] * lap - u * wx - v * wy
-    got = co.transport_rhs(w_in, U, nu)
+    got = cs.transport_rhs(w_in, U, nu)
     assert float(jnp.max(jnp.abs(got - ref))) < 1e-10 * float(jnp.max(jnp.abs(ref)))
 
-
-@pytest.mark.parametrize("m", [4, 15])
-def test_dst1_matches_its_definition_along_either_axis(x64, m):
-    x = np.random.default_rng(m).standard_normal((2, m, m))
-    k = np.arange(1, m + 1)
-    S = np.sin(np.pi * np.outer(k, k) / (m + 1))
-    for method in ("matmul", "split", "fft"):
-        assert np.allclose(co.dst1(x, -1, method), x @ S, atol=1e-13)
-        assert np.allclose(co.dst1(x, -2, method), S @ x, atol=1e-13)
-        # its own inverse up to 2 / (m + 1)
-        assert np.allclose(co.dst1(co.dst1(x, -1, method), -1, method) * 2 / (m + 1), x, atol=1e-13)
 
 
 # --- walls and boundary conditions ------------------------------------------------------------------
@@ -126,7 +88,7 @@ def test_walls_exact_and_streamfunction_boundary_conditions(x64):
     w0 = cd.cavity_initial_vorticity(jax.random.PRNGKey(1), 33)
     w = cav.cavity_solve(flow, w0, dt=cav.cavity_stable_dt(33, 100.0, 1.2), n_steps=40, save_every=20)
     assert w.shape == (3, 33, 33)
-    psi, u, v = co.cavity_fields(w, 0.7)
+    psi, u, v = cs.cavity_fields(w, 0.7)
     for a in (psi, v):  # exactly zero on all four walls
         for edge in (a[..., 0, :], a[..., -1, :], a[..., :, 0], a[..., :, -1]):
             assert np.all(np.asarray(edge) == 0.0)
@@ -141,7 +103,7 @@ def test_walls_exact_and_streamfunction_boundary_conditions(x64):
     div = (u[..., 3:-1, 2:-2] - u[..., 1:-3, 2:-2] - (v[..., 2:-2, 1:-3] - v[..., 2:-2, 3:-1])) / (2 * h)
     assert float(jnp.max(jnp.abs(div))) < 1e-11 * float(jnp.max(jnp.abs(u)) / h)
     # the Poisson equation holds inside: lap_h psi = -w
-    assert np.allclose(co.dirichlet_laplacian(psi)[..., 1:-1, 1:-1], -w[..., 1:-1, 1:-1], rtol=0, atol=1e-10)
+    assert np.allclose(cp.dirichlet_laplacian(psi)[..., 1:-1, 1:-1], -w[..., 1:-1, 1:-1], rtol=0, atol=1e-10)
     # float32 in, float32 out, close to the float64 run
     w32 = cav.cavity_solve(flow, w0.astype(jnp.float32), dt=cav.cavity_stable_dt(33, 100.0, 1.2), n_steps=40, save_every=20)
     assert w32.dtype == jnp.float32 and w.dtype == jnp.float64
@@ -150,7 +112,7 @@ def test_walls_exact_and_streamfunction_boundary_conditions(x64):
 
 def test_initial_field_is_a_no_slip_perturbation(x64):
     w0 = cd.cavity_initial_vorticity(jax.random.PRNGKey(0), 65, amplitude=0.5)
-    psi, u, v = co.cavity_fields(w0, 0.0)
+    psi, u, v = cs.cavity_fields(w0, 0.0)
     speed = np.hypot(np.asarray(u), np.asarray(v))
     assert 0.45 < speed.max() < 0.51  # the peak speed is the amplitude (discrete velocity)
     # no slip: the velocity next to the walls vanishes like h (psi ~ distance^2)
@@ -253,7 +215,7 @@ def test_space_convergence_second_order(x64):
         w0 = cd.cavity_initial_vorticity(jax.random.PRNGKey(3), n, amplitude=1.0)
         step = cav.cavity_make_step(flow, T / steps)
         w = jax.jit(lambda w: jax.lax.fori_loop(0, steps, lambda i, s: step(s, i * T / steps), w))(w0[1:-1, 1:-1])
-        psi = co.poisson_interior(w, "auto", -1.0)
+        psi = cp.poisson_interior(w, "auto", -1.0)
         r = (n - 1) // 16
         fields.append((np.asarray(w)[r - 1::r, r - 1::r], np.asarray(psi)[r - 1::r, r - 1::r]))
     for i, name in enumerate(("vorticity", "streamfunction")):
@@ -273,7 +235,7 @@ def test_diffusion_limit_holds_with_the_wall_coupling(x64):
         step = cav.cavity_make_step(cav.LidDrivenCavity(reynolds=1.0), dt)
         return jnp.max(jnp.abs(jax.lax.fori_loop(0, 3000, lambda i, s: step(s, i * dt), jnp.zeros((n - 2, n - 2)))))
 
-    assert np.isfinite(float(peak(co.MAX_DIFFUSION_NUMBER))) and np.isfinite(float(peak(0.31)))
+    assert np.isfinite(float(peak(cs.MAX_DIFFUSION_NUMBER))) and np.isfinite(float(peak(0.31)))
     assert not np.isfinite(float(peak(0.32)))
 
 
@@ -313,11 +275,12 @@ def test_dataset_shapes_and_reproducibility():
 def test_exported_from_physcon_solvers_and_navier_stokes():
     import physcon.solvers as solvers
 
-    for name in ("navier_stokes", "cavity", "cavity_data", "gpme", "fv", "exact", "hyperbolic", "boon_problems"):
+    for name in ("navier_stokes", "gpme", "heat", "stokes", "burgers", "wave"):
         assert name in solvers.__all__ and hasattr(solvers, name)
     ns = solvers.navier_stokes
     assert ns.cavity_steady_state is cav.cavity_steady_state and ns.LidDrivenCavity is cav.LidDrivenCavity
-    assert ns.generate_cavity_dataset is cd.generate_cavity_dataset and ns.cavity_fields is co.cavity_fields
+    assert ns.generate_cavity_dataset is cd.generate_cavity_dataset and ns.cavity_fields is cs.cavity_fields
+    assert ns.poisson_dirichlet is cp.poisson_dirichlet and ns.cavity_grid is cp.cavity_grid
     assert all(hasattr(ns, name) for name in ns.__all__)
 
 
@@ -341,7 +304,7 @@ def test_bad_input_raises_clear_errors():
     with pytest.raises(ValueError, match="multiple of save_every"):
         cav.cavity_solve(flow, n=17, dt=1e-3, n_steps=5, save_every=2)
     with pytest.raises(ValueError, match="method"):
-        co.poisson_dirichlet(jnp.zeros((9, 9)), method="lu")
+        cp.poisson_dirichlet(jnp.zeros((9, 9)), method="lu")
     with pytest.raises(ValueError, match="w0 or the grid size n"):
         cav.cavity_solve(flow, dt=1e-3, n_steps=1)
     with pytest.raises(ValueError, match="does not match"):

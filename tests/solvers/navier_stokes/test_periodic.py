@@ -1,4 +1,4 @@
-"""The periodic pseudo-spectral vorticity solver (physcon.solvers.navier_stokes)."""
+"""The periodic pseudo-spectral vorticity solver (physcon.solvers.navier_stokes: periodic, spectral, steppers)."""
 
 from __future__ import annotations
 

@@ -38,8 +38,10 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from physcon.solvers.cavity import LidDrivenCavity, cavity_solve, cavity_stable_dt
-from physcon.solvers.cavity_ops import MAX_DIFFUSION_NUMBER, _float, check_nodes, pad_walls
+from physcon.solvers._checks import _dtype
+from physcon.solvers.navier_stokes.cavity import LidDrivenCavity, cavity_solve, cavity_stable_dt
+from physcon.solvers.navier_stokes.cavity_poisson import check_nodes, pad_walls
+from physcon.solvers.navier_stokes.cavity_stencils import MAX_DIFFUSION_NUMBER
 
 __all__ = ["cavity_initial_vorticity", "CavityDataset", "generate_cavity_dataset"]
 
@@ -84,7 +86,7 @@ def cavity_initial_vorticity(
         raise ValueError(f"modes must be a positive int, got {modes!r}")
     if not (math.isfinite(amplitude) and amplitude >= 0):
         raise ValueError(f"amplitude must be finite and >= 0, got {amplitude!r}")
-    return _initial_vorticity(key, n, jnp.asarray(amplitude, _float(dtype)), int(modes), float(decay), _float(dtype))
+    return _initial_vorticity(key, n, jnp.asarray(amplitude, _dtype(dtype)), int(modes), float(decay), _dtype(dtype))
 
 
 @partial(jax.jit, static_argnums=(1, 3, 4, 5))  # one compile per configuration
@@ -189,7 +191,7 @@ def generate_cavity_dataset(
     reynolds = float(reynolds)
     if not (math.isfinite(reynolds) and reynolds > 0):
         raise ValueError(f"reynolds must be positive and finite, got {reynolds!r}")
-    dtype = _float(dtype)
+    dtype = _dtype(dtype)
     interval = t_final / n_frames
     if dt is None:
         dt_max = cavity_stable_dt(n, reynolds, max_speed=max(abs(lo), abs(hi)) + amplitude)

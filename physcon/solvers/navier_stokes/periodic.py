@@ -21,12 +21,12 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, Float
 
-from physcon.solvers.ns_spectral import (
+from physcon.solvers._checks import _as_leaves, _dtype
+from physcon.solvers.navier_stokes.spectral import (
     Field,
     NavierStokes2D,
     Spectrum,
     _explicit,
-    _float,
     _operators,
     _shape,
     cfl_number,
@@ -34,7 +34,7 @@ from physcon.solvers.ns_spectral import (
     to_physical,
     to_spectral,
 )
-from physcon.solvers.ns_steppers import CrankNicolsonRK4, Stepper
+from physcon.solvers.navier_stokes.steppers import CrankNicolsonRK4, Stepper
 
 __all__ = ["make_step", "output_times", "solve", "VorticityDataset", "generate", "batch_mesh"]
 
@@ -53,7 +53,7 @@ def make_step(
     if not isinstance(stepper, Stepper):
         raise ValueError(f"stepper must be a physcon Stepper (e.g. CrankNicolsonRK4()), got {stepper!r}")
     ops = _operators(equation, _shape(shape), dtype)
-    dt = jnp.asarray(dt, _float(dtype))
+    dt = jnp.asarray(dt, _dtype(dtype))
     return stepper.make(lambda w_hat: _explicit(ops, w_hat), ops.linear, dt)
 
 
@@ -136,7 +136,7 @@ def solve(
     if w0.ndim < 2 or jnp.issubdtype(w0.dtype, jnp.complexfloating):
         raise ValueError(f"w0 must be a real field of shape (*batch, nx, ny), got {w0.dtype} {w0.shape}")
     if not jnp.issubdtype(w0.dtype, jnp.floating):
-        w0 = w0.astype(_float(None))
+        w0 = w0.astype(_dtype(None))
     _shape(w0.shape[-2:])  # validates the grid
     dtype = w0.dtype
     n_skip, every, n_frames = output_times(dt, n_steps=n_steps, save_every=save_every, t_out=t_out)
@@ -163,13 +163,6 @@ def solve(
             )
     dt = jnp.asarray(dt, dtype)
     return _run(_as_leaves(equation), w0, dt, stepper, n_skip, every, n_frames, limit, bool(check_frames))
-
-
-def _as_leaves(tree):
-    """Python scalars in ``tree`` (viscosity, drag, forcing amplitude) as NumPy arrays, so that
-    ``eqx.filter_jit`` traces them instead of recompiling for every new value."""
-    is_num = lambda x: isinstance(x, (float, int)) and not isinstance(x, bool)  # noqa: E731
-    return jax.tree_util.tree_map(lambda x: np.asarray(x, np.float64) if is_num(x) else x, tree)
 
 
 @eqx.filter_jit  # compiled once per configuration, also when called eagerly in a loop
@@ -288,7 +281,7 @@ def generate(
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     equation = NavierStokes2D.fno() if equation is None else equation
     stepper = CrankNicolsonRK4() if stepper is None else stepper
-    shape, dtype = _shape(shape), _float(dtype)
+    shape, dtype = _shape(shape), _dtype(dtype)
     grf = {} if grf is None else dict(grf)
     if "length" in grf:
         raise ValueError("grf: the random field's length is the equation's; do not pass it")
