@@ -2,25 +2,56 @@
 chunk of optimiser steps, validation, and sharding over a device mesh.
 
 Everything here runs (or is compiled) on the device; the host side (argument checks, the loop
-over chunks, history, checkpoints) is in :mod:`physcon.train`, whose ``_Settings`` (the checked
-arguments) the functions below take as ``cfg``.
+over chunks, history, checkpoints) is in :mod:`physcon.train`, which checks the arguments into
+the :class:`_Settings` defined here; the functions below take it as ``cfg``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jax.sharding import NamedSharding
+from jax.sharding import Mesh, NamedSharding
 from jaxtyping import Array, ArrayLike, Int, PRNGKeyArray
 
 from physcon.history import _Record
 
-if TYPE_CHECKING:  # only for annotations: physcon.train imports this module
-    from physcon.train import _Settings
+
+# --- the checked arguments of one fit() call ------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class _Settings:
+    """The checked arguments of one :func:`fit` call, shared by the parts below."""
+
+    steps: int
+    batch_size: int
+    log_every: int
+    n: int  # samples in data
+    n_valid: int | None  # samples in valid_data (None without it)
+    valid_every: int | None
+    checkpoint: str | None
+    checkpoint_every: int | None
+    resume: bool
+    hyperparams: dict
+    key_list: list[int]  # the key's data, as stored in (and checked against) checkpoint headers
+    progress: bool
+    mesh: Mesh | None
+    shards: int | None = None  # size of the mesh's first axis, over which batches are split
+    replicated: NamedSharding | None = None
+    batch_sharding: NamedSharding | None = None
+
+    @property
+    def per_epoch(self) -> int:
+        return self.n // self.batch_size
+
+    @property
+    def chunk(self) -> int:
+        """Steps per compiled call: validation and checkpoints fall between calls."""
+        return math.gcd(self.log_every, self.valid_every or 0, self.checkpoint_every or 0)
 
 
 # --- batches ----------------------------------------------------------------------------------

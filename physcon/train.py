@@ -29,7 +29,6 @@ whose :func:`save_model`, :func:`load_model` and :func:`read_header` are re-expo
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import time
 from collections.abc import Callable
@@ -43,7 +42,7 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import ArrayLike, PRNGKeyArray, PyTree, Shaped
 
-from physcon._steps import _chunk_runner, _objective, _place, _validator, batch_indices
+from physcon._steps import _chunk_runner, _objective, _place, _Settings, _validator, batch_indices
 from physcon.checkpoint import (  # the file functions are re-exported: physcon.train.save_model etc.
     CHECKPOINT_FORMAT,
     MODEL_FORMAT,
@@ -179,37 +178,6 @@ def fit(
 
 
 # --- checked arguments ------------------------------------------------------------------------
-@dataclasses.dataclass(frozen=True)
-class _Settings:
-    """The checked arguments of one :func:`fit` call, shared by the parts below."""
-
-    steps: int
-    batch_size: int
-    log_every: int
-    n: int  # samples in data
-    n_valid: int | None  # samples in valid_data (None without it)
-    valid_every: int | None
-    checkpoint: str | None
-    checkpoint_every: int | None
-    resume: bool
-    hyperparams: dict
-    key_list: list[int]  # the key's data, as stored in (and checked against) checkpoint headers
-    progress: bool
-    mesh: Mesh | None
-    shards: int | None = None  # size of the mesh's first axis, over which batches are split
-    replicated: NamedSharding | None = None
-    batch_sharding: NamedSharding | None = None
-
-    @property
-    def per_epoch(self) -> int:
-        return self.n // self.batch_size
-
-    @property
-    def chunk(self) -> int:
-        """Steps per compiled call: validation and checkpoints fall between calls."""
-        return math.gcd(self.log_every, self.valid_every or 0, self.checkpoint_every or 0)
-
-
 def _check_args(model, data, *, steps, batch_size, key, valid_data, valid_every, valid_fn, keep_best,
                 log_every, checkpoint, checkpoint_every, resume, hyperparams, progress, mesh) -> _Settings:
     """Validate :func:`fit`'s arguments (``ValueError`` naming the argument) and fill in defaults."""

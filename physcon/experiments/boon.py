@@ -51,6 +51,7 @@ from physcon import metrics
 from physcon import operator_data as od
 from physcon.bc import Neumann, Periodic
 from physcon.constraints import BOON
+from physcon.experiments import boon_report
 from physcon.models import FNO
 from physcon.train import fit
 
@@ -391,7 +392,5 @@ def run(setting: Setting = QUICK, out_dir: str | None = None, *, problems=None, 
             problem, multi, setting, seed=seed, progress=progress, log=log)
         result["seconds"] = time.perf_counter() - start
         if out_dir is not None:
-            from physcon.experiments import boon_report
-
-            boon_report.write(result, out_dir)
+            boon_report.write(result, out_dir, models=MODELS)
     return result

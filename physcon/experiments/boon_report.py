@@ -16,7 +16,6 @@ import os
 
 import numpy as np
 
-from physcon.experiments.boon import MODELS
 from physcon.plots import _pyplot
 
 #: The paper's numbers we could verify (research/boon.md §4.1): BOON's multi-step test relative
@@ -38,10 +37,12 @@ def _g(v) -> str:
     return f"{v:.3g}" if 1e-2 <= abs(v) < 1e3 else f"{v:.1e}"
 
 
-def markdown(result: dict) -> str:
-    """The two tables of a run."""
+def markdown(result: dict, models=None) -> str:
+    """The two tables of a run; one column per model, in the order of ``models`` (default: as they
+    first appear in the cases; :func:`physcon.experiments.boon.run` passes its ``MODELS``)."""
     cases = result["cases"]
-    models = [m for m in MODELS if any(m in c["models"] for c in cases.values())]
+    trained = list(dict.fromkeys(m for c in cases.values() for m in c["models"]))
+    models = [m for m in (models or trained) if m in trained]
     sr = any(c.get("nx_2x") for c in cases.values())
     head = ["case", "nx", "steps"] + [f"{m} rel L2" for m in models]
     if sr:
@@ -128,8 +129,9 @@ def figures(result: dict, out_dir: str) -> list[str]:
     return paths
 
 
-def write(result: dict, out_dir: str, *, title: str | None = None) -> dict:
-    """``results.json``, ``table.md`` and the figures into ``out_dir``; returns their paths."""
+def write(result: dict, out_dir: str, *, title: str | None = None, models=None) -> dict:
+    """``results.json``, ``table.md`` and the figures into ``out_dir``; returns their paths.
+    ``models``: the tables' column order (:func:`markdown`)."""
     os.makedirs(out_dir, exist_ok=True)
     st = result["setting"]
     figs = figures(result, out_dir)
@@ -148,7 +150,7 @@ def write(result: dict, out_dir: str, *, title: str | None = None) -> dict:
               f"{result.get('seconds', float('nan')):.0f} s.", "",
               "`BOON-output` is the ablation `per_layer=False` (exact output overwrite only); `BOON-faithful` / "
               "`BOON-exact` is BOON in the other mode. All models of a case start from the same initial FNO. "
-              "2x: the same test inputs on a grid with half the spacing, no retraining.", "", markdown(result),
+              "2x: the same test inputs on a grid with half the spacing, no retraining.", "", markdown(result, models),
               "## Figures", ""]
     lines += [f"- `{os.path.basename(p)}`" for p in figs]
     table = os.path.join(out_dir, "table.md")
