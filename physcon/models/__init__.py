@@ -5,6 +5,10 @@
   :func:`moment_match` (mixture moment matching of per-sample predictions).
 * :class:`FNO` the Fourier Neural Operator (1-3 grid axes) of the original FNO / BOON code,
   with its building blocks :class:`SpectralConv` and :class:`Pointwise`.
+
+Modules: ``anp`` (the model), ``anp_layers`` (attention, encoders, decoder), ``anp_loss`` (ELBO,
+moment matching), ``anp_torch`` (loading the reference's PyTorch weights; torch imported lazily),
+``fno`` (the model), ``fno_layers`` (spectral convolution, pointwise layer).
 """
 
 from physcon.models import anp, fno

@@ -8,22 +8,9 @@ has exactly 989,826 parameters, like the released ``anp.pt``.
 Everything is *unbatched*: one function's context/target sets go in, ``jax.vmap`` batches over
 functions. Shapes: ``nc`` context points, ``nt`` target points, ``h = hidden``, ``d = latent``.
 
-* **Attention block** (:class:`Attention`): bias-free Q/K/V maps ``h -> h``, ``heads`` heads of
-  ``h / heads`` dims, scaled dot-product attention, dropout on the attention weights;
-  ``[query, attention output]`` (``2h``) ``-> Linear -> dropout -> + query -> LayerNorm``.
-* **Latent path** (:class:`LatentEncoder`): ``Linear(x_dim + y_dim -> h)``, 2 self-attention
-  blocks, mean over points, ``Linear(h -> h) + ReLU``, heads ``mu`` and ``log_sigma``
-  (``h -> d``). ``log_sigma`` is a **log-variance**: ``q(z | .) = N(mu, exp(log_sigma))``.
-* **Deterministic path** (:class:`DeterministicEncoder`): ``Linear(x_dim + y_dim -> h)`` and 2
-  self-attention blocks give the values; keys ``Linear(x_dim -> h)(context_x)``, queries
-  ``Linear(x_dim -> h)(target_x)``; 2 cross-attention blocks (each updates the query) give
-  ``r`` of shape ``(nt, h)``.
-* **Decoder** (:class:`Decoder`): ``Linear(x_dim -> h)(target_x)``, concatenation
-  ``[r, z, x_proj]`` (``2h + d``), 3 x ``(Linear + ReLU)``, ``Linear(-> 2 y_dim)``: mean and
-  ``std = softplus(.) + min_sigma``.
-* **Initialisation**: weights Xavier-uniform with gain 1 (gain ``sqrt(2)`` for the decoder's
-  hidden layers and the latent path's penultimate layer), biases ``U(-1/sqrt(fan_in),
-  1/sqrt(fan_in))`` (PyTorch's default); LayerNorm weight 1, bias 0.
+The layers (attention block, latent and deterministic paths, decoder, initialisation) are
+described in :mod:`physcon.models.anp_layers`; the loss and moment matching live in
+:mod:`physcon.models.anp_loss` (both re-exported here).
 
 Faithful vs exact prediction (see :meth:`ANP.__call__`):
 
@@ -41,8 +28,6 @@ weights load with :func:`load_state_dict` (arrays converted to NumPy first).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from typing import Literal
 
 import equinox as eqx
 import jax
@@ -50,7 +35,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from physcon.distributions import DiagonalGaussian
-
+from physcon.models.anp_loss import elbo_loss, moment_match  # noqa: F401  (re-exported)
 from physcon.models.anp_layers import (  # noqa: F401  (re-exported building blocks)
     Attention,
     Decoder,
@@ -101,25 +86,6 @@ class ANPEncoding(eqx.Module):
     def z_from_noise(self, eps: Float[Array, "*n latent"]) -> Float[Array, "*n latent"]:
         """``mean + exp(log_var / 2) * eps`` for standard-normal ``eps``."""
         return self.z_mean + jnp.exp(0.5 * self.z_log_var) * eps
-
-
-def moment_match(samples: DiagonalGaussian, *, ddof: int = 0) -> DiagonalGaussian:
-    """Moment-match an equally weighted mixture of Gaussians stacked on the leading axis.
-
-    Args:
-        samples: per-sample Gaussians with ``mean``/``variance`` of shape ``(S, *shape)`` (e.g.
-            from :meth:`ANP.sample_predictions`, possibly after a per-sample constraint).
-        ddof: 0 for the exact mixture moments; 1 reproduces the reference code's unbiased
-            ``torch.var`` of the means. With ``S == 1`` the between-sample term is 0.
-
-    Returns:
-        ``DiagonalGaussian`` of shape ``shape``: mean = average of the means, variance =
-        average of the variances + variance of the means.
-    """
-    means, variances = samples.mean, samples.variance
-    s = means.shape[0]
-    between = jnp.zeros_like(means[0]) if s == 1 else jnp.var(means, axis=0, ddof=ddof)
-    return DiagonalGaussian(jnp.mean(means, axis=0), jnp.mean(variances, axis=0) + between)
 
 
 class ANP(eqx.Module):
@@ -422,71 +388,6 @@ class ANP(eqx.Module):
                                             inference=inference)
         ty = jnp.reshape(jnp.asarray(target_y), pred.mean.shape)
         return jnp.sum(_gaussian_nll(ty, pred.mean, jnp.sqrt(pred.variance))), kl
-
-
-_BATCH_KEYS = ("context_x", "context_y", "target_x", "target_y")
-
-
-def elbo_loss(
-    model: ANP,
-    batch: Mapping[str, ArrayLike],
-    key: PRNGKeyArray,
-    *,
-    reduction: Literal["sum", "mean"] = "sum",
-    inference: bool = False,
-    nll: Callable[[DiagonalGaussian, Array, Array], Array] | None = None,
-) -> tuple[Float[Array, ""], dict[str, Float[Array, ""]]]:
-    """The ANP training loss of the ProbConserv reference code, for :func:`physcon.train.fit`.
-
-    ``loss = -sum_{b, targets} log N(target_y | mu, sigma) + sum_b KL(q(z | targets_b) || q(z | context_b))``
-    with ``z`` drawn from the target-only posterior and dropout on (training mode).
-
-    Args:
-        model: an :class:`ANP`.
-        batch: dict with ``context_x`` ``(B, nc, x_dim)``, ``context_y`` ``(B, nc, y_dim)``,
-            ``target_x`` ``(B, nt, x_dim)``, ``target_y`` ``(B, nt, y_dim)`` (``y_dim == 1``
-            may drop the last axis).
-        key: PRNG key (split over the batch: latent draws and dropout masks).
-        reduction: ``"sum"`` (the reference; its scale grows with ``B * nt``) or ``"mean"``:
-            the same loss divided by ``B * nt`` (per target point; same minimiser, step sizes
-            independent of batch and target counts).
-        inference: ``True`` turns dropout off (the reference's validation loss).
-        nll: replaces the diagonal-Gaussian negative log-likelihood of one function:
-            ``nll(prediction, target_x, target_y) -> scalar`` with the decoded
-            :class:`~physcon.distributions.DiagonalGaussian` at the targets (e.g.
-            :func:`physcon.constraints.constrained_nll`, ProbConserv's constrained likelihood).
-
-    Returns:
-        ``(loss, {"nll": nll, "kl": kl})`` (use ``has_aux=True`` with ``fit``); ``nll`` and
-        ``kl`` are the two terms under the same reduction, ``loss = nll + kl``.
-    """
-    if reduction not in ("sum", "mean"):
-        raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
-    missing = [k for k in _BATCH_KEYS if k not in batch]
-    if missing:
-        raise ValueError(f"batch is missing {missing}; it needs the keys {list(_BATCH_KEYS)}")
-    arrays = [jnp.asarray(batch[k]) for k in _BATCH_KEYS]
-    for name, a in zip(_BATCH_KEYS, arrays):
-        if a.ndim not in (2, 3):
-            raise ValueError(f"batch[{name!r}] must have shape (B, n, dim), got {a.shape}")
-    b = arrays[0].shape[0]
-    for name, a in zip(_BATCH_KEYS, arrays):
-        if a.shape[0] != b:
-            raise ValueError(f"batch[{name!r}] has batch size {a.shape[0]}, batch['context_x'] has {b}")
-    keys = jax.random.split(key, b)
-    if nll is None:
-        def one(cx, cy, tx, ty, k):
-            return model.elbo_terms(cx, cy, tx, ty, key=k, inference=inference)
-    else:
-        def one(cx, cy, tx, ty, k):
-            pred, kl_ = model.training_prediction(cx, cy, tx, ty, key=k, inference=inference)
-            return nll(pred, tx, ty), kl_
-    nll, kl = jax.vmap(one)(*arrays, keys)
-    nll, kl = jnp.sum(nll), jnp.sum(kl)
-    if reduction == "mean":
-        scale = 1.0 / (b * arrays[2].shape[1])
-        nll, kl = nll * scale, kl * scale
-    return nll + kl, {"nll": nll, "kl": kl}
 
 
 __all__ = [

@@ -1,7 +1,26 @@
 """Building blocks of the Attentive Neural Process (:mod:`physcon.models.anp`): multi-head
 attention with residual and LayerNorm, the latent and deterministic encoders and the decoder,
 with the reference code's initialisation (Xavier-uniform weights, PyTorch's default biases).
-Unbatched; attribute names mirror the reference's ``state_dict`` keys."""
+Unbatched; attribute names mirror the reference's ``state_dict`` keys. Shapes: ``nc`` context
+points, ``nt`` target points, ``h = hidden``, ``d = latent``.
+
+* **Attention block** (:class:`Attention`): bias-free Q/K/V maps ``h -> h``, ``heads`` heads of
+  ``h / heads`` dims, scaled dot-product attention, dropout on the attention weights;
+  ``[query, attention output]`` (``2h``) ``-> Linear -> dropout -> + query -> LayerNorm``.
+* **Latent path** (:class:`LatentEncoder`): ``Linear(x_dim + y_dim -> h)``, 2 self-attention
+  blocks, mean over points, ``Linear(h -> h) + ReLU``, heads ``mu`` and ``log_sigma``
+  (``h -> d``). ``log_sigma`` is a **log-variance**: ``q(z | .) = N(mu, exp(log_sigma))``.
+* **Deterministic path** (:class:`DeterministicEncoder`): ``Linear(x_dim + y_dim -> h)`` and 2
+  self-attention blocks give the values; keys ``Linear(x_dim -> h)(context_x)``, queries
+  ``Linear(x_dim -> h)(target_x)``; 2 cross-attention blocks (each updates the query) give
+  ``r`` of shape ``(nt, h)``.
+* **Decoder** (:class:`Decoder`): ``Linear(x_dim -> h)(target_x)``, concatenation
+  ``[r, z, x_proj]`` (``2h + d``), 3 x ``(Linear + ReLU)``, ``Linear(-> 2 y_dim)``: mean and
+  ``std = softplus(.) + min_sigma``.
+* **Initialisation**: weights Xavier-uniform with gain 1 (gain ``sqrt(2)`` for the decoder's
+  hidden layers and the latent path's penultimate layer), biases ``U(-1/sqrt(fan_in),
+  1/sqrt(fan_in))`` (PyTorch's default); LayerNorm weight 1, bias 0.
+"""
 
 from __future__ import annotations
 
