@@ -6,10 +6,13 @@
 
 from __future__ import annotations
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
+
+from physcon.grid import Grid1D
 
 
 def _dtype(dtype=None):
@@ -43,3 +46,17 @@ def _as_leaves(tree):
     that ``eqx.filter_jit`` traces them instead of recompiling for every new value."""
     is_num = lambda x: isinstance(x, (float, int)) and not isinstance(x, bool)  # noqa: E731
     return jax.tree_util.tree_map(lambda x: np.asarray(x, np.float64) if is_num(x) else x, tree)
+
+
+def _node_field(grid, u0, t, t0: float, min_nodes: int) -> tuple[Array, Array]:
+    """The checks of a 1-D solver on a node grid with both walls: ``grid`` is
+    ``Grid1D.nodes(a, b, n)`` with ``n >= min_nodes``, ``u0`` of shape ``(n,)`` and finite (also
+    under ``jit``), ``t`` valid output times; returns ``(u0, t)`` in their common float dtype."""
+    if not (isinstance(grid, Grid1D) and grid.kind == "nodes" and grid.endpoint and grid.n >= min_nodes):
+        raise ValueError(f"grid must be Grid1D.nodes(a, b, n) with n >= {min_nodes}, got {grid!r}")
+    dtype = jnp.result_type(u0, t, float)
+    u0 = jnp.asarray(u0, dtype)
+    if u0.shape != (grid.n,):
+        raise ValueError(f"u0 must have shape ({grid.n},), got {u0.shape}")
+    t = _check_times(t, dtype, t0)
+    return eqx.error_if(u0, ~jnp.all(jnp.isfinite(u0)), "u0 must be finite (no NaN/inf)"), t

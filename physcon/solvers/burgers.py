@@ -28,7 +28,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
 from physcon.grid import Grid1D
-from physcon.solvers._checks import _check_n, _check_times, _dtype
+from physcon.solvers._checks import _check_n, _check_times, _dtype, _node_field
 from physcon.solvers._dataset import BoonDataset, _march
 from physcon.solvers._spectral import _RK4_IMAG_LIMIT, _auto_substeps, _dst1_basis, _ifrk4, _max_dt
 
@@ -182,18 +182,11 @@ def burgers_dirichlet_solve(
         RuntimeError (``eqx.error_if``): non-finite ``u0`` or a step above the advective limit
             ``dt max|u0| / h <= 2``.
     """
-    if not (isinstance(grid, Grid1D) and grid.kind == "nodes" and grid.endpoint and grid.n >= 4):
-        raise ValueError(f"grid must be Grid1D.nodes(a, b, n) with n >= 4, got {grid!r}")
+    u0, t = _node_field(grid, u0, t, t0, 4)
     if not nu > 0:
         raise ValueError(f"nu must be > 0, got {nu}")
     substeps = _check_n("substeps", substeps)
-    dtype = jnp.result_type(u0, t, float)
-    u0 = jnp.asarray(u0, dtype)
-    if u0.shape != (grid.n,):
-        raise ValueError(f"u0 must have shape ({grid.n},), got {u0.shape}")
-    t = _check_times(t, dtype, t0)
-    h = grid.dx
-    u0 = eqx.error_if(u0, ~jnp.all(jnp.isfinite(u0)), "u0 must be finite (no NaN/inf)")
+    dtype, h = u0.dtype, grid.dx
     u0 = eqx.error_if(
         u0,
         _max_dt(t, t0, substeps) * jnp.max(jnp.abs(u0)) / h > _RK4_IMAG_LIMIT,

@@ -25,7 +25,7 @@ from jaxtyping import Array, ArrayLike, Float
 
 from physcon.bc import Neumann
 from physcon.grid import Grid1D
-from physcon.solvers._checks import _check_n, _check_times, _dtype
+from physcon.solvers._checks import _check_n, _dtype, _node_field
 from physcon.solvers._dataset import BoonDataset, _march
 from physcon.solvers._spectral import _dct1_basis, _phi12
 
@@ -91,15 +91,9 @@ def heat_neumann_solve(
     Returns:
         ``u`` at the times ``t``, shape ``(nt, nx)``.
     """
-    if not (isinstance(grid, Grid1D) and grid.kind == "nodes" and grid.endpoint and grid.n >= 3):
-        raise ValueError(f"grid must be Grid1D.nodes(a, b, n) with n >= 3, got {grid!r}")
+    u0, t = _node_field(grid, u0, t, t0, 3)
     substeps = _check_n("substeps", substeps)
-    dtype = jnp.result_type(u0, t, float)
-    u0 = jnp.asarray(u0, dtype)
-    if u0.shape != (grid.n,):
-        raise ValueError(f"u0 must have shape ({grid.n},), got {u0.shape}")
-    t = _check_times(t, dtype, t0)
-    u0 = eqx.error_if(u0, ~jnp.all(jnp.isfinite(u0)), "u0 must be finite (no NaN/inf)")
+    dtype = u0.dtype
     n, h = grid.n, grid.dx
     V, Vinv, s2 = _dct1_basis(n)
     k = jnp.asarray(problem.k, dtype)

@@ -1,15 +1,9 @@
 """The diffusion problems of the GPME family, ``u_t = (k(u) u_x)_x``.
 
-The three diffusion classes of ProbConserv (Hansen et al., ICML 2023, Sec. 4), with the
-paper's domains, time windows, parameter ranges and closed forms:
-
-==================  =======================  ===========  =========  =====================
-problem             ``k(u)``                 domain       t          parameter (train/test)
-==================  =======================  ===========  =========  =====================
-:class:`Diffusion`  ``k`` (constant)         [0, 2 pi]    [0, 1]     k ~ U[1, 5]; {1, 5}
-:class:`PorousMedium` ``u^m``                [0, 1]       [0, 1]     m ~ U[1, 6]; {1, 3, 6}
-:class:`Stefan`     ``1[u >= u*]``           [0, 1]       [0, 0.1]   u* ~ U[.55, .7]; {.5, .6}
-==================  =======================  ===========  =========  =====================
+The three diffusion classes of ProbConserv (Hansen et al., ICML 2023, Sec. 4) with the paper's
+domains, time windows, parameter ranges and closed forms (table in :mod:`physcon.solvers.gpme`):
+:class:`Diffusion` (constant ``k``), :class:`PorousMedium` (``k = u^m``) and :class:`Stefan`
+(``k = 1[u >= u*]``).
 
 Each problem's :meth:`~Problem.residual` is the strong-form pointwise residual
 ``u_t - (k(u) u_x)_x = u_t - k'(u) u_x^2 - k(u) u_xx`` that the SoftC baseline penalises
