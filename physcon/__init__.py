@@ -9,11 +9,19 @@ from physcon.bc import Dirichlet, Neumann, Periodic, Robin, boundary_stencil, fd
 from physcon.grid import Grid1D
 from physcon.solvers import gpme, navier_stokes, wave
 from physcon.solvers.gpme import exact
-from physcon import constraints, data, distributions, metrics, models, operator_data, tasks
+from physcon import constraints, data, distributions, metrics, models, tasks
 
 
 __all__ = [
     "__version__", "Grid1D", "Dirichlet", "Neumann", "Periodic", "Robin", "boundary_stencil", "fd_weights",
-    "gpme", "exact", "navier_stokes", "wave", "data", "operator_data", "distributions", "constraints", "metrics", "models", "tasks", "train",
+    "gpme", "exact", "navier_stokes", "wave", "data", "distributions", "constraints", "metrics", "models", "tasks", "train",
 ]
 from physcon import train  # noqa: E402
+
+
+def __getattr__(name):
+    if name == "operator_data":  # deprecated alias of physcon.data.operator, imported (and warned about) on use
+        import importlib
+
+        return importlib.import_module("physcon.operator_data")
+    raise AttributeError(f"module 'physcon' has no attribute {name!r}")

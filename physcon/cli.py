@@ -49,7 +49,7 @@ def _generate(args) -> int:
     balance = float(ds.mass_balance_error().max())
     print(
         f"wrote {out}: {ds.problem}, {len(ds)} samples, u {ds.u.shape} {ds.u.dtype}, "
-        f"{ds.solver['substeps']} Euler steps per output interval, {seconds:.1f} s; "
+        f"{ds.settings['substeps']} Euler steps per output interval, {seconds:.1f} s; "
         f"max mass-balance error {balance:.2e}"
     )
     return 0
@@ -59,9 +59,9 @@ def _verify(args) -> int:
     from physcon import data
 
     ds = data.load(args.file)
-    _enable_x64(ds.u.dtype == np.float64)
+    _enable_x64(any(v.dtype == np.float64 for v in ds.fields.values()))
     diff = data.verify(args.file, rtol=args.rtol)
-    print(f"{args.file}: {ds.problem}, {len(ds)} samples, physcon {ds.version}; regenerated, "
+    print(f"{args.file}: {ds.kind}, {len(ds)} samples, physcon {ds.version}; regenerated, "
           f"max relative difference {diff:.2e}")
     return 0
 
@@ -209,7 +209,7 @@ def _size_options(p) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from physcon._version import __version__
-    from physcon.operator_data import BOON_PROBLEMS
+    from physcon.data.operator import BOON_PROBLEMS
     from physcon.solvers.gpme import PROBLEMS
 
     p = argparse.ArgumentParser(prog="physcon", description=__doc__.splitlines()[0])

@@ -34,10 +34,10 @@ def solution_figure(ds, exact, path, sample: int = 0, n_profiles: int = 5) -> st
     for c, j in zip(colors, idx):
         ax[0].plot(x, u[j], color=c, lw=1.6, label=f"t = {t[j]:.3g}")
         ax[0].plot(x, exact[j], color=c, lw=1, ls="--")
-    ax[0].set(xlabel="x", ylabel="u", title=f"{ds.problem}, {ds.parameter} = {ds.params[sample]:.3g}"
+    ax[0].set(xlabel="x", ylabel="u", title=f"{ds.problem}, {ds.parameter} = {ds.params[ds.parameter][sample]:.3g}"
               "\nsolid: finite volume, dashed: closed form")
     ax[0].legend(fontsize=8)
-    dx = (ds.grid["b"] - ds.grid["a"]) / ds.grid["n"]
+    dx = float(x[1] - x[0])  # uniform cells
     mass = dx * ds.u.sum(-1)
     for i in range(len(ds)):
         ax[1].plot(t, mass[i], color="C0", lw=1, alpha=0.6, label="scheme" if i == 0 else None)

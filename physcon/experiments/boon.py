@@ -48,7 +48,7 @@ import numpy as np
 import optax
 
 from physcon import metrics
-from physcon import operator_data as od
+from physcon.data import operator as od
 from physcon.bc import Neumann, Periodic
 from physcon.constraints import BOON
 from physcon.experiments import boon_report
@@ -70,7 +70,7 @@ class Setting:
     Attributes:
         single, multi: problems run single-step / multi-step.
         quick: take grid sizes and solver refinement from the ``quick`` presets of
-            :data:`physcon.operator_data.BOON_PROBLEMS` (else the paper's).
+            :data:`physcon.data.operator.BOON_PROBLEMS` (else the paper's).
         n_train, n_test / n_train_multi, n_test_multi: samples (``None``: the preset's). The
             first ``n_train`` of one generated set train, the last ``n_test`` test.
         nx, nx_multi: nodes along x, walls included (``None``: the preset's).
@@ -135,9 +135,9 @@ def _fine(nx: int) -> int:
 
 def generate(problem: str, n: int, *, multi_step: bool, quick: bool, nx: int | None = None, seed: int = 0,
              fine: bool = False) -> dict:
-    """``n`` samples from :func:`physcon.operator_data.boon_dataset` in float64 NumPy:
+    """``n`` samples from :func:`physcon.data.operator.boon_dataset` in float64 NumPy:
     ``{"x": (nx,), "t": (nt,), "a": (n, nx), "u": (n, nt, nx), "left", "right": (n, nt) | None}``
-    (the walls' prescribed values, :func:`physcon.operator_data.boundary_values`). With
+    (the walls' prescribed values, :func:`physcon.data.operator.boundary_values`). With
     ``fine=True`` the same samples on ``2 nx - 1`` nodes, solved on the same fine grid where the
     preset's ``refine`` is even."""
     sizes = od.BOON_PROBLEMS[problem].sizes(multi_step, quick)

@@ -112,15 +112,15 @@ def make_tasks(family: str, setting: Setting, key) -> tuple[dict, dict]:
     seed = int(jax.random.randint(k_par, (), 0, 2**30))
     ds = pdata.generate(family, n, seed=seed, nx=setting.solver_nx, nt=setting.solver_nt)
     tr, va = slice(0, setting.n_train), slice(setting.n_train, n)
-    train = sample_tasks(ds.u[tr], ds.x, ds.t, k_train, params=ds.params[tr], repeats=setting.repeats)
-    valid = sample_tasks(ds.u[va], ds.x, ds.t, k_valid, params=ds.params[va])
+    train = sample_tasks(ds.u[tr], ds.x, ds.t, k_train, params=ds.params[ds.parameter][tr], repeats=setting.repeats)
+    valid = sample_tasks(ds.u[va], ds.x, ds.t, k_valid, params=ds.params[ds.parameter][va])
     return train, valid
 
 
 def test_contexts(family: str, value: float, setting: Setting, key) -> dict:
     """``n_test`` context sets drawn from one solve at the test parameter ``value``."""
     ds = pdata.generate(family, params=np.array([value]), nx=setting.solver_nx, nt=setting.solver_nt)
-    return sample_tasks(ds.u, ds.x, ds.t, key, params=ds.params, n_target=None, repeats=setting.n_test)
+    return sample_tasks(ds.u, ds.x, ds.t, key, params=ds.params[ds.parameter], n_target=None, repeats=setting.n_test)
 
 
 # --- training --------------------------------------------------------------------------------

@@ -1,14 +1,14 @@
-"""Timing run: ``python -m physcon.operator_data [--quick]`` generates every BOON data set
+"""Timing run: ``python -m physcon.data.operator [--quick]`` generates every BOON data set
 once in float64 and prints the seconds (the numbers in
-:data:`physcon.operator_data.registry.TIMINGS`)."""
+:data:`physcon.data.operator.registry.TIMINGS`)."""
 
 import sys
 import time
 
 import jax
 
-from physcon.operator_data.datasets import boon_dataset
-from physcon.operator_data.registry import BOON_PROBLEMS
+from physcon.data.operator.datasets import boon_dataset
+from physcon.data.operator.registry import BOON_PROBLEMS
 
 
 def _time_all(problems=None, modes=(False, True), quick=False):  # pragma: no cover - a timing run

@@ -1,9 +1,11 @@
-"""BOON data sets at the paper's sizes (physcon.operator_data): presets, shapes at the paper's
-sizes, boundary conditions, HDF5 round trips, bad input and broken files."""
+"""The 1-D operator sets (physcon.data.operator): presets, shapes at the paper's sizes, boundary
+conditions, the Dataset view and its file round trip, the deprecated physcon.operator_data alias."""
 
 from __future__ import annotations
 
-import os
+import importlib
+import sys
+import warnings
 
 import h5py
 import jax
@@ -12,10 +14,10 @@ import numpy as np
 import pytest
 
 from physcon import metrics
-from physcon import operator_data as od
+from physcon import data
+from physcon.data import operator as od
 from physcon.bc import Dirichlet, Neumann, Periodic
-from physcon.solvers import BoonDataset
-from physcon.solvers.heat import heater
+from physcon.solvers import BoonDataset, heat
 
 
 @pytest.fixture
@@ -100,7 +102,7 @@ def test_refined_solve_keeps_the_walls_and_matches_direct_solve(x64):
 def test_heat_data_satisfy_their_neumann_walls(x64):
     ds = od.boon_dataset("heat_neumann", multi_step=True, quick=True, n=4)
     left, right = od.boundary_conditions("heat_neumann", ds)
-    assert left == Neumann(0.0, order=1) and right == Neumann(heater, order=3)
+    assert left == Neumann(0.0, order=1) and right == Neumann(heat.heater, order=3)
     h = float(ds.x[1] - ds.x[0])
     err = metrics.boundary_error(ds.u, ds.x, left, right, t=ds.t)
     assert err["left"].shape == err["right"].shape == (4, 25)
@@ -113,12 +115,12 @@ def test_heat_data_satisfy_their_neumann_walls(x64):
     err2 = metrics.boundary_error(ds.u, ds.x, left, right, t=ds.t, order=2)
     assert float(err2["left"].max()) < 2e-2 and float(err2["right"].max()) < 5e-2
     lv, rv = od.boundary_values("heat_neumann", ds)
-    np.testing.assert_array_equal(rv, np.broadcast_to(heater(ds.t), (4, 25)))
+    np.testing.assert_array_equal(rv, np.broadcast_to(heat.heater(ds.t), (4, 25)))
     assert float(jnp.abs(lv).max()) == 0.0
     np.testing.assert_array_equal(
         metrics.boundary_error(ds.u, ds.x, left, right, left_value=lv, right_value=rv)["right"],
         err["right"])
-    assert od.boundary_conditions("heat_neumann", order=(2, 4)) == (Neumann(0.0, order=2), Neumann(heater, order=4))
+    assert od.boundary_conditions("heat_neumann", order=(2, 4)) == (Neumann(0.0, order=2), Neumann(heat.heater, order=4))
 
 
 def test_dirichlet_values_are_the_oracle(x64):
@@ -213,125 +215,64 @@ def test_bad_input_is_rejected_early():
         od.split(tiny, 0, 1)
 
 
-# --- HDF5 --------------------------------------------------------------------------------------
-def test_round_trip_is_exact_and_regenerable(small, tmp_path):
+# --- as a physcon.data.Dataset ------------------------------------------------------------------
+def test_kind_is_the_preset_set_with_the_input_as_frame_zero(small, tmp_path):
     ds, cfg = small
-    path = od.save_operator_data(tmp_path / "s.h5", ds, name="stokes", meta=cfg)
-    back, meta = od.load_operator_data(path, name="stokes")
-    assert meta == cfg
+    kind = data.generate("stokes", 3, seed=4, multi_step=True, nx=20)
+    assert kind.shape == (3, 26, 20) and kind.t[0] == 0.0
+    np.testing.assert_array_equal(kind.u[:, 0], np.asarray(ds.a))
+    np.testing.assert_array_equal(kind.u[:, 1:], np.asarray(ds.u))
+    np.testing.assert_array_equal(kind.t[1:], np.asarray(ds.t))
+    assert kind.seed == 4 and kind.settings["generator"] == cfg["generator"] and kind.settings["nx"] == 20
+    back = od.to_operator_pair(data.load(data.save(tmp_path / "s.h5", kind)))
     for k in ("x", "t", "a", "u"):
-        got, want = getattr(back, k), np.asarray(getattr(ds, k))
-        assert isinstance(got, np.ndarray) and got.dtype == np.float64
-        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(getattr(back, k), np.asarray(getattr(ds, k)))
+        assert getattr(back, k).dtype == np.float64
     assert set(back.params) == {"U", "omega"}
     np.testing.assert_array_equal(back.params["U"], np.asarray(ds.params["U"]))
-    info = od.operator_data_info(path)
-    assert info["name"] == "stokes" and info["format"] == od.FORMAT
-    assert info["shapes"]["u"] == (3, 25, 20) and info["meta"] == cfg
-    again = od.boon_dataset_from_config(meta)
-    np.testing.assert_array_equal(np.asarray(again.u), back.u)
-    with pytest.raises(ValueError, match="expected name='heat'"):
-        od.load_operator_data(path, name="heat")
-    # an empty params dict (periodic Burgers) round-trips too
-    bare = BoonDataset(ds.x, ds.t, ds.a, ds.u, {})
-    od.save_operator_data(tmp_path / "bare.h5", bare, name="bare", meta={})
-    assert od.load_operator_data(tmp_path / "bare.h5")[0].params == {}
+    assert data.verify(tmp_path / "s.h5") == 0.0
+    with pytest.raises(ValueError, match="operator kinds"):
+        od.to_operator_pair(data.generate("stefan", 2, nx=8, nt=3))
 
 
-def test_round_trip_keeps_float32_ints_and_nested_meta(tmp_path):
-    rng = np.random.default_rng(0)
-    x = np.linspace(0, 1, 7, dtype=np.float32)
-    t = np.array([0.5], np.float32)
-    ds = BoonDataset(x, t, rng.standard_normal((4, 7), np.float32), rng.standard_normal((4, 1, 7), np.float32),
-                        {"k": np.arange(4, dtype=np.int32), "omega": rng.uniform(2, 4, 4)})
-    meta = {"problem": "heat_neumann", "nested": {"list": [1, 2.5, None], "text": "µ-ν"}, "flag": False}
-    od.save_operator_data(tmp_path / "f32.h5", ds, name="heat 32", meta=meta)
-    back, got = od.load_operator_data(tmp_path / "f32.h5", name="heat 32")
-    assert got == meta
-    for k in ("x", "t", "a", "u"):
-        assert getattr(back, k).dtype == np.float32 and getattr(back, k).shape == getattr(ds, k).shape
-        np.testing.assert_array_equal(getattr(back, k), getattr(ds, k))   # bit for bit
-    assert back.params["k"].dtype == np.int32 and back.params["omega"].dtype == np.float64
-    for k in ds.params:
-        np.testing.assert_array_equal(back.params[k], ds.params[k])
-    info = od.operator_data_info(tmp_path / "f32.h5")
-    assert info["shapes"] == {"x": (7,), "t": (1,), "a": (4, 7), "u": (4, 1, 7)}
-    assert info["created"].endswith("Z") and info["physcon_version"]
+def test_walls_round_trip_into_the_conditions_boon_imposes(x64):
+    for name, kw in (("heat_neumann", dict(multi_step=True, quick=True)), ("stokes", dict(multi_step=True, nx=16)),
+                     ("burgers_periodic", dict(nx=16, refine=2))):
+        kind = data.generate(name, 2, seed=0, **kw)
+        pair = od.to_operator_pair(kind)
+        bcs = kind.boundary_conditions()
+        want = od.boundary_conditions(name, pair)
+        if name == "burgers_periodic":
+            assert bcs == {"x_periodic": Periodic()}
+            continue
+        for got, ref in zip((bcs["x_left"], bcs["x_right"]), want):
+            assert type(got) is type(ref) and getattr(got, "order", None) == getattr(ref, "order", None)
+        values = kind.boundary_values()
+        lv, rv = od.boundary_values(name, pair)
+        np.testing.assert_array_equal(values["x_left"][:, 1:], np.asarray(lv))
+        np.testing.assert_array_equal(values["x_right"][:, 1:], np.asarray(rv))
+        if name == "heat_neumann":  # the heater's values, tabulated at the stored times
+            np.testing.assert_array_equal(np.asarray(jax.vmap(bcs["x_right"].value)(jnp.asarray(pair.t))),
+                                          np.asarray(heat.heater(pair.t)))
+        else:  # the oracle: evaluating it raises, the values come from the field
+            with pytest.raises(ValueError, match="oracle"):
+                bcs["x_left"].at(0.5)
 
 
-def test_save_never_overwrites_silently(small, tmp_path):
-    ds, cfg = small
-    path = tmp_path / "s.h5"
-    od.save_operator_data(path, ds, name="stokes", meta=cfg)
-    before = path.read_bytes()
-    with pytest.raises(FileExistsError, match="overwrite=True"):
-        od.save_operator_data(path, ds, name="stokes", meta={})
-    assert path.read_bytes() == before
-    od.save_operator_data(path, ds, name="stokes", meta={"v": 2}, overwrite=True)
-    assert od.load_operator_data(path)[1] == {"v": 2}
-    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+def test_bad_kind_settings():
+    with pytest.raises(ValueError, match="ntrain=7 is not the preset"):
+        data.generate("heat_neumann", 2, quick=True, ntrain=7)
+    with pytest.raises(ValueError, match="JSON"):
+        data.generate("heat_neumann", 2, omega_range=np.array([2.0, 3.0]))
 
 
-def test_save_rejects_bad_input(small, tmp_path):
-    ds, cfg = small
-    with pytest.raises(ValueError, match="meta must be JSON"):
-        od.save_operator_data(tmp_path / "a.h5", ds, name="s", meta={"x": object()})
-    with pytest.raises(ValueError, match="name must be"):
-        od.save_operator_data(tmp_path / "a.h5", ds, name="", meta={})
-    with pytest.raises(ValueError, match="meta must be a dict"):
-        od.save_operator_data(tmp_path / "a.h5", ds, name="s", meta=[cfg])
-    with pytest.raises(ValueError, match="ds must be a BoonDataset"):
-        od.save_operator_data(tmp_path / "a.h5", tuple(ds), name="s", meta={})
-    with pytest.raises(ValueError, match="x and t must be 1-D"):
-        od.save_operator_data(tmp_path / "a.h5", ds._replace(t=ds.t[:, None]), name="s", meta={})
-    with pytest.raises(ValueError, match="u has shape"):
-        od.save_operator_data(tmp_path / "a.h5", ds._replace(u=ds.u[:, :, :-1]), name="s", meta={})
-    with pytest.raises(ValueError, match=r"params\['U'\] has shape"):
-        od.save_operator_data(tmp_path / "a.h5", ds._replace(params={"U": ds.params["U"][:2]}), name="s", meta={})
-    assert not os.listdir(tmp_path)
+def test_operator_data_is_a_deprecated_alias():
+    sys.modules.pop("physcon.operator_data", None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        alias = importlib.import_module("physcon.operator_data")
+    assert any(issubclass(w.category, DeprecationWarning) for w in caught)
+    assert alias.boon_dataset is od.boon_dataset and alias.BOON_PROBLEMS is od.BOON_PROBLEMS
+    from physcon.operator_data.registry import BOON_PROBLEMS
 
-
-def test_load_rejects_broken_files(small, tmp_path):
-    ds, cfg = small
-    good = tmp_path / "good.h5"
-    od.save_operator_data(good, ds, name="stokes", meta=cfg)
-    truncated = tmp_path / "trunc.h5"
-    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 3])
-    with pytest.raises(ValueError, match="truncated"):
-        od.load_operator_data(truncated)
-    with pytest.raises(FileNotFoundError):
-        od.load_operator_data(tmp_path / "missing.h5")
-    with pytest.raises(ValueError, match="truncated"):
-        od.operator_data_info(truncated)
-
-    def edited(name, edit):
-        p = tmp_path / name
-        p.write_bytes(good.read_bytes())
-        with h5py.File(p, "a") as f:
-            edit(f)
-        return p
-
-    with pytest.raises(ValueError, match="missing u"):
-        od.load_operator_data(edited("nou.h5", lambda f: f.__delitem__("u")))
-    with pytest.raises(ValueError, match="missing params"):
-        od.load_operator_data(edited("nop.h5", lambda f: f.__delitem__("params")))
-    with pytest.raises(ValueError, match=r"missing attrs\['meta'\]"):
-        od.load_operator_data(edited("nometa.h5", lambda f: f.attrs.__delitem__("meta")))
-    with pytest.raises(ValueError, match="format"):
-        od.load_operator_data(edited("fmt.h5", lambda f: f.attrs.__setitem__("format", "physcon.gpme/1")))
-    with pytest.raises(ValueError, match="not valid JSON"):
-        od.load_operator_data(edited("json.h5", lambda f: f.attrs.__setitem__("meta", "{oops")))
-
-    def replace(key, cut):
-        def edit(f):
-            v = f[key][()]
-            del f[key]
-            f[key] = cut(v)
-        return edit
-
-    with pytest.raises(ValueError, match="u has shape"):
-        od.load_operator_data(edited("u.h5", replace("u", lambda v: v[:, :-1])))
-    with pytest.raises(ValueError, match="a has shape"):
-        od.load_operator_data(edited("a.h5", replace("a", lambda v: v[:, 1:])))
-    with pytest.raises(ValueError, match=r"params\['omega'\] has shape"):
-        od.load_operator_data(edited("p.h5", replace("params/omega", lambda v: v[:1])))
+    assert BOON_PROBLEMS is od.BOON_PROBLEMS

@@ -2,11 +2,11 @@
 
 :func:`boon_config` resolves a problem, mode and preset (paper-size or ``quick``) into a
 JSON-able dict; :func:`boon_dataset_from_config` generates the data it describes (so a saved
-file's ``meta`` regenerates the file); :func:`boon_dataset` does both. Shapes: ``x (nx,)``
+file's ``physcon_settings`` regenerates the file); :func:`boon_dataset` does both. Shapes: ``x (nx,)``
 (both walls included), ``t (nt,)`` (``nt = 25`` multi-step, 1 single-step), ``a (n, nx)``,
 ``u (n, nt, nx)``. :func:`split` makes the paper's train/test split (first ``ntrain``, last
 ``ntest``), :func:`with_periodic_endpoint` closes a periodic set (``u[..., -1] == u[..., 0]``).
-Sizes, parameters and the reasons behind them: :mod:`physcon.operator_data.registry`.
+Sizes, parameters and the reasons behind them: :mod:`physcon.data.operator.registry`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from physcon._version import __version__
-from physcon.operator_data.registry import _pos_int, _problem
+from physcon.data.operator.registry import _pos_int, _problem
 from physcon.solvers import BoonDataset
 
 __all__ = ["boon_config", "boon_dataset", "boon_dataset_from_config", "with_periodic_endpoint", "split"]
@@ -51,8 +51,8 @@ def boon_config(
     Same arguments as :func:`boon_dataset`. Keys: ``problem, multi_step, n, seed, nx, quick,
     refine, endpoint, dtype, generator`` (the generator's keyword arguments, paper defaults
     merged with ``generator_kwargs``), plus ``ntrain, ntest`` of the preset and
-    ``physcon_version``. Store it as the ``meta`` of :func:`save_operator_data`;
-    :func:`boon_dataset_from_config` regenerates the data from it.
+    ``physcon_version``. It is the ``settings`` of the ``Dataset`` that
+    :func:`physcon.data.generate` returns; :func:`boon_dataset_from_config` regenerates the data from it.
     """
     spec = _problem(problem)
     sizes = spec.sizes(bool(multi_step), bool(quick))
@@ -121,7 +121,7 @@ def boon_dataset(
 
 
 def boon_dataset_from_config(config: dict, *, dtype=None) -> BoonDataset:
-    """Generate the data set a :func:`boon_config` dict (e.g. a file's ``meta``) describes.
+    """Generate the data set a :func:`boon_config` dict (e.g. a file's settings) describes.
     ``dtype`` defaults to the config's ``dtype`` (float64 needs ``jax_enable_x64``)."""
     try:
         spec = _problem(config["problem"])

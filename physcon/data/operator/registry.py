@@ -4,7 +4,7 @@ BOON (Saad et al., ICLR 2023) trains neural operators on four 1-D problems. Its 
 by unpublished MATLAB scripts and are only on Google Drive, so physcon regenerates them with
 :mod:`physcon.solvers.heat`, ``stokes`` and ``burgers``; this module records the paper's sizes and parameters
 (``research/boon.md`` sections 2-3) and the decisions where the paper is silent.
-:func:`physcon.operator_data.boon_dataset` generates a set from these presets.
+:func:`physcon.data.operator.boon_dataset` generates a set from these presets.
 
 Sizes (``n = ntrain + ntest``; train = the first ``ntrain`` samples, test = the last ``ntest``,
 as in the reference notebooks; ``nx`` points including both walls):
@@ -58,7 +58,7 @@ Decisions where the paper is silent, and why (see also :data:`BOON_PROBLEMS`):
   ``linspace(0, 1, 128)`` and overwrites ``u_L := u_0`` in its preprocessing (which replaces
   the real value at ``x = 127/128``). Here the field is solved on the ``nx - 1`` periodic
   points ``i / (nx - 1)`` and the value at ``x = 1`` is appended as an exact copy of ``x = 0``
-  (:func:`~physcon.operator_data.with_periodic_endpoint`), so ``u[..., -1] == u[..., 0]`` bit for
+  (:func:`~physcon.data.operator.with_periodic_endpoint`), so ``u[..., -1] == u[..., 0]`` bit for
   bit and nothing is overwritten. ``endpoint=False`` gives the plain periodic grid ``i / nx``.
 * Parameters not in the public BOON material keep the generators' documented defaults
   (``physcon.solvers``): Stokes' ``U ~ U[0.5, 1.5]``, ``omega ~ U[2, 6]`` and domain ``[0, 1]``;
@@ -66,7 +66,7 @@ Decisions where the paper is silent, and why (see also :data:`BOON_PROBLEMS`):
   1 and frame times; and the single-step Stokes / multi-step Burgers-Dirichlet sizes, which
   copy the other problems of the same mode.
 
-Generation times, float64, 2-core CPU (``python -m physcon.operator_data`` -- a timing run):
+Generation times, float64, 2-core CPU (``python -m physcon.data.operator`` -- a timing run):
 see :data:`TIMINGS`.
 """
 
@@ -168,7 +168,7 @@ BOON_PROBLEMS: dict[str, BoonProblem] = {
 
 #: Measured generation times (seconds, float64, including compilation) of the paper-size sets,
 #: ``{(problem, multi_step): seconds}``, on the 2-core development CPU while other jobs shared
-#: it (load average 3-7, so expect these or less). Rerun: ``python -m physcon.operator_data``.
+#: it (load average 3-7, so expect these or less). Rerun: ``python -m physcon.data.operator``.
 #: The cost of the Burgers sets is the explicit advective step limit of the fine grids.
 TIMINGS: dict[tuple[str, bool], float] = {
     ("heat_neumann", False): 1.7,  # 600 x 500

@@ -20,24 +20,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from physcon.bc import Dirichlet, Neumann, Periodic
-from physcon.operator_data.registry import _pos_int, _problem
+from physcon.data.dataset import oracle
+from physcon.data.operator.registry import _pos_int, _problem
 from physcon.solvers import BoonDataset
 from physcon.solvers.heat import heater
 
 __all__ = ["oracle", "boundary_conditions", "boundary_values"]
-
-
-def oracle(t):
-    """Placeholder value of the Dirichlet walls whose values come from the ground truth.
-
-    BOON reads Stokes' and Burgers' Dirichlet values per sample from the target itself
-    (``u[:, :, 0]``, ``u[:, :, -1]``); they are not a function of time shared by the batch.
-    Evaluating this placeholder raises: pass :func:`boundary_values` instead (e.g. as
-    ``left_value``/``right_value`` of :func:`physcon.metrics.boundary_error`).
-    """
-    raise ValueError(
-        "this Dirichlet condition takes its values per sample from the ground truth (oracle): "
-        "pass physcon.operator_data.boundary_values(problem, ds) explicitly")
 
 
 def _orders(order):
