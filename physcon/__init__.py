@@ -7,14 +7,14 @@ make predictions obey conservation laws and boundary conditions exactly.
 from physcon._version import __version__
 from physcon.bc import Dirichlet, Neumann, Periodic, Robin, boundary_stencil, fd_weights
 from physcon.grid import Grid1D
-from physcon.solvers import gpme, navier_stokes, wave
+from physcon.solvers import darcy, gpme, navier_stokes, wave
 from physcon.solvers.gpme import exact
 from physcon import constraints, data, distributions, metrics, models, tasks
 
 
 __all__ = [
     "__version__", "Grid1D", "Dirichlet", "Neumann", "Periodic", "Robin", "boundary_stencil", "fd_weights",
-    "gpme", "exact", "navier_stokes", "wave", "data", "distributions", "constraints", "metrics", "models", "tasks", "train",
+    "gpme", "exact", "darcy", "navier_stokes", "wave", "data", "distributions", "constraints", "metrics", "models", "tasks", "train",
 ]
 from physcon import train  # noqa: E402
 

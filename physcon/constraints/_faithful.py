@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from physcon.constraints._walls import enforce
+from physcon.constraints._walls import impose
 from physcon.models.fno import SpectralConv
 
 def _rows_apply(layer, d_rows, rows, grid, bias):
@@ -25,15 +25,23 @@ def _clamp(k, n_dim):
     return jnp.where(jnp.abs(k) < 1e-4, 1e-4, k)
 
 
-def _faithful_branch(layer, v, kind, walls, grid, n, spectral, n_dim):
-    """One branch ``T1 K T2 v`` as the published code computes it (walls at rows 0, n-1)."""
+def _faithful_branch(layer, v, kind, walls, grid, n, spectral, n_dim, walls_y=None, corners="y", halve=None):
+    """One branch ``T1 K T2 v`` as the published code computes it (x walls at rows 0, n-1).
+
+    ``T2`` eliminates the x walls only; ``T1`` imposes the x walls and, when ``walls_y`` is
+    given, the y walls too, in this branch, before the branches are summed (the published 3-D
+    code overwrites all four walls of each branch, x first and y second: ``corners="y"``).
+    ``halve`` (default: Neumann x walls) halves the branch after ``T1``.
+    """
+    halve = kind == "neumann" if halve is None else halve
     c = v.shape[0]
     rows = (0, n - 1)
     is_conv = isinstance(layer, SpectralConv)
     full = (lambda z: layer(z, spectral)) if is_conv else layer
     kv = full(v)
     if kind == "periodic":
-        return enforce(kv, walls)
+        out = impose(kv, walls, walls_y, corners)
+        return 0.5 * out if halve else out
     ones = jnp.ones((c, 1) + tuple(grid[1:]), v.dtype)
     zeros = jnp.zeros_like(ones)
     p0 = _rows_apply(layer, jnp.concatenate([ones, zeros], 1), rows, grid, True)[0]  # impulse at 0
@@ -57,7 +65,9 @@ def _faithful_branch(layer, v, kind, walls, grid, n, spectral, n_dim):
         out = layer.synthesize(yr + dr, yi + di, grid, spectral=spectral)
     else:
         out = layer(v.at[:, 0].set(y0).at[:, n - 1].set(zl))
-    out = enforce(out, walls, halve=kind == "neumann")
+    out = impose(out, walls, walls_y, corners)
+    if halve:
+        out = 0.5 * out
     if kind == "dirichlet" and n_dim == 2:
         out = _mollify(out, n)
     return out

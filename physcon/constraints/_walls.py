@@ -84,3 +84,18 @@ def enforce(v: Float[Array, "c n *rest"], walls, halve: bool = False) -> Float[A
             vals.append(jnp.broadcast_to(val / w.weights[0], v[:, 0].shape))
         v = v.at[:, walls[0].index[0]].set(vals[0]).at[:, walls[1].index[0]].set(vals[1])
     return 0.5 * v if halve else v
+
+
+def _swap(v):
+    """Grid axes 0 and 1 of a channel-first field swapped (the y walls become axis-0 walls)."""
+    return jnp.swapaxes(v, 1, 2)
+
+
+def impose(v: Float[Array, "c nx ny *rest"], walls, walls_y=None, corners: str = "x"):
+    """``T1`` on the walls of grid axis 0 and, if ``walls_y`` is given, of axis 1 (``v``'s axes 1
+    and 2). The axis named by ``corners`` is imposed last, so its conditions hold on their whole
+    lines, the corners included; the other axis' conditions hold at every node off them."""
+    if walls_y is None:
+        return enforce(v, walls)
+    on_y = lambda u: _swap(enforce(_swap(u), walls_y))  # noqa: E731
+    return enforce(on_y(v), walls) if corners == "x" else on_y(enforce(v, walls))

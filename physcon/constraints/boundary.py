@@ -42,7 +42,12 @@ Modes:
   1e-7`` in 1-D; ``K < 1e-4`` signed in 2-D, ``|K| < 1e-4`` in 3-D), Neumann eliminating the
   right wall only in 1-D, the 2-D/3-D right step reading the left wall row, the 2-D Dirichlet
   "mollifier" (3-point average of the 4 rows next to each wall), and GELU applied at the walls
-  in 1-D (the reference's index bug) but not in 2-D/3-D.
+  in 1-D (the reference's index bug) but not in 2-D/3-D (in 3-D skipped on the x- and the
+  y-wall rows). Over ``(x, y, t)`` each branch also gets its y walls overwritten before the
+  branches are summed, and the y walls win at the corners (``corners="y"``), as in the
+  published ``BOON_FNO3d``. ``tests/constraints/test_boundary_published.py`` checks the whole
+  forward pass against an independent transcription of the published one (1-D, ``(x, t)``,
+  ``(x, y, t)``; float64, <= 1e-10).
 
 Boundary values are constants or functions of time (``bc.value(t)``); ``t`` is the time of a
 single-step model or the times of the last grid axis (shape ``(nt,)``) of an ``(x, t)`` model.
@@ -64,12 +69,13 @@ from jaxtyping import Array, ArrayLike, Float
 from physcon.bc import Dirichlet, Neumann, Periodic, Robin, check_pair
 from physcon.constraints._elimination import _corrected_conv, _corrected_input, _factor, decouple, transpose_xy
 from physcon.constraints._faithful import _faithful_branch, _mollify
-from physcon.constraints._walls import _pad_walls, _walls, enforce
+from physcon.constraints._walls import _pad_walls, _swap, _walls, enforce, impose
 from physcon.models.fno import FNO
 
 __all__ = ["BOON", "decouple", "enforce"]
 
 _MODES = ("exact", "faithful")
+_CORNERS = ("x", "y")
 
 
 def _kind(bc) -> str:
@@ -78,11 +84,6 @@ def _kind(bc) -> str:
     if isinstance(bc, Dirichlet):
         return "dirichlet"
     return "neumann"  # Neumann and Robin share the stencil path
-
-
-def _swap(v):
-    """Grid axes 0 and 1 of a channel-first field swapped (the y walls become axis-0 walls)."""
-    return jnp.swapaxes(v, 1, 2)
 
 
 def _check_domain(name, domain):
@@ -109,6 +110,11 @@ class BOON(eqx.Module):
             an FNO over ``(x, y, t)`` (``n_dim=3``); ``None`` (default) leaves the y walls free.
             Both or neither.
         domain_y: the node grid of axis 1, as ``domain``.
+        corners: which walls win at the four corners where an x wall meets a y wall, ``"x"``
+            or ``"y"`` (imposed last, so its conditions hold on their whole lines). ``None``
+            (default): ``"y"`` in faithful mode (the published 3-D code overwrites the y walls
+            after the x walls, in every branch and on the output), ``"x"`` in exact mode (its
+            behaviour before the option existed). Without y walls it has no effect.
 
     Call ``boon(a, t=None, *, left=None, right=None, bottom=None, top=None, spectral=None)`` on
     one sample ``a: (in_channels, *grid)`` (as the FNO; ``jax.vmap`` for batches) ->
@@ -123,10 +129,11 @@ class BOON(eqx.Module):
     walls stay decoupled up to the (small) coupling the second step re-introduces through the
     y-wall rows (a joint elimination of all four walls would need one ``(4 n C)``-sized system
     per mode). Faithful mode: the published 3-D code's x correction, with the y walls only
-    overwritten. ``T1`` imposes the y walls first and the x walls second, in every layer and on
-    the output: the x-wall conditions hold on their whole lines, the y-wall conditions at every
-    node off the x walls (at the four corners the x walls win; Dirichlet data that agree at the
-    corners, e.g. read from one field, hold everywhere).
+    overwritten (per branch, before the sum, so that hidden y walls carry both branches' values
+    like the x walls) and GELU skipped on every x- and y-wall row. ``T1`` imposes both axes in
+    every layer and on the output, the ``corners`` axis last: its conditions hold on their whole
+    lines, the other axis' at every node off them. Dirichlet data that agree at the corners
+    (e.g. read from one field) hold everywhere whichever wins.
     """
 
     fno: FNO
@@ -138,10 +145,11 @@ class BOON(eqx.Module):
     bottom: Dirichlet | Neumann | Robin | Periodic | None = None
     top: Dirichlet | Neumann | Robin | Periodic | None = None
     domain_y: tuple[float, float] = eqx.field(static=True, default=(0.0, 1.0))
+    corners: str = eqx.field(static=True, default="x")
 
     def __init__(self, fno: FNO, *, left, right, mode: Literal["exact", "faithful"] = "exact",
                  per_layer: bool = True, domain: Sequence[float] = (0.0, 1.0), bottom=None, top=None,
-                 domain_y: Sequence[float] = (0.0, 1.0)):
+                 domain_y: Sequence[float] = (0.0, 1.0), corners: Literal["x", "y"] | None = None):
         if not isinstance(fno, FNO):
             raise ValueError(f"fno must be a physcon.models.FNO, got {type(fno).__name__}")
         check_pair(left, right)
@@ -158,13 +166,18 @@ class BOON(eqx.Module):
             check_pair(bottom, top, names=("bottom", "top"))
             if mode == "faithful" and (isinstance(bottom, Robin) or isinstance(top, Robin)):
                 raise ValueError("mode='faithful' reproduces the published code, which has no Robin condition")
+            if mode == "faithful" and _kind(bottom) != _kind(top):
+                raise ValueError("mode='faithful' needs the same condition type on both y walls (bottom, top)")
         if mode == "faithful" and (isinstance(left, Robin) or isinstance(right, Robin)):
             raise ValueError("mode='faithful' reproduces the published code, which has no Robin condition")
         if mode == "faithful" and _kind(left) != _kind(right):
             raise ValueError("mode='faithful' needs the same condition type on both walls (as the published code)")
         self.fno, self.left, self.right = fno, left, right
         self.mode, self.per_layer, self.domain = mode, per_layer, domain
+        if corners is not None and (not isinstance(corners, str) or corners not in _CORNERS):
+            raise ValueError(f"corners must be one of {_CORNERS} or None, got {corners!r}")
         self.bottom, self.top, self.domain_y = bottom, top, domain_y
+        self.corners = corners if corners is not None else ("y" if mode == "faithful" else "x")
 
     def __call__(self, a: Float[Array, "in_channels *grid"], t: ArrayLike | None = None, *,
                  left: ArrayLike | None = None, right: ArrayLike | None = None,
@@ -200,20 +213,26 @@ class BOON(eqx.Module):
             hidden_y = _pad_walls(walls_y, (pads[1], pads[0]) + tuple(pads[2:]))
         kind_y = None if self.bottom is None else _kind(self.bottom)
 
-        def impose(v, wx, wy):
-            """T1 on all walls: y first, then x (the x walls win at the corners)."""
-            if wy is not None:
-                v = _swap(enforce(_swap(v), wy))
-            return enforce(v, wx)
-        mask = None  # the published code skips the wall rows in GELU in 2-D/3-D
-        if kind != "periodic" and self.mode == "faithful" and fno.n_dim > 1:
-            mask = jnp.ones(grid_p[0], bool).at[0].set(False).at[grid[0] - 1].set(False)
+        corners = self.corners
+        # the published code skips GELU on the wall rows in 2-D/3-D: x rows, and y rows too
+        mask = None
+        if self.mode == "faithful" and fno.n_dim > 1:
+            skip_x = kind != "periodic"
+            skip_y = kind_y is not None and kind_y != "periodic"
+            if skip_x or skip_y:
+                mask = jnp.ones(grid_p[:2] if kind_y is not None else grid_p[:1], bool)
+                if skip_x:
+                    mask = mask.at[0].set(False).at[grid[0] - 1].set(False)
+                if skip_y:
+                    mask = mask.at[:, 0].set(False).at[:, grid[1] - 1].set(False)
+        # a Neumann wall halves each faithful branch (the published Neumann correction)
+        halve = kind == "neumann" or kind_y == "neumann"
 
         def act(v, m):
             g = fno._act(v)
             if m is None:
                 return g
-            return jnp.where(m.reshape((1, -1) + (1,) * (v.ndim - 2)), g, v)
+            return jnp.where(m.reshape((1,) + m.shape + (1,) * (v.ndim - 1 - m.ndim)), g, v)
 
         x = a
         if fno.grid:
@@ -227,10 +246,9 @@ class BOON(eqx.Module):
             if not self.per_layer:
                 v = conv(v, spectral) + w(v)
             elif self.mode == "faithful":
-                v = (_faithful_branch(conv, v, kind, hidden, grid_p, grid[0], spectral, fno.n_dim)
-                     + _faithful_branch(w, v, kind, hidden, grid_p, grid[0], spectral, fno.n_dim))
-                if hidden_y is not None:  # the published 3-D code only overwrites the y walls
-                    v = _swap(enforce(_swap(v), hidden_y))
+                # the published 3-D code only overwrites the y walls, in each branch
+                v = sum(_faithful_branch(layer, v, kind, hidden, grid_p, grid[0], spectral, fno.n_dim,
+                                         hidden_y, corners, halve) for layer in (conv, w))
             else:
                 if kind_y is None or kind_y == "periodic":
                     if kind == "periodic":
@@ -248,18 +266,18 @@ class BOON(eqx.Module):
                     kv = conv(z, spectral)
                 v = kv + w(v)
                 # T1 after the activation: the next layer sees walls that satisfy the condition
-                v = impose(fno._act(v) if i < fno.n_layers - 1 else v, hidden, hidden_y)
+                v = impose(fno._act(v) if i < fno.n_layers - 1 else v, hidden, hidden_y, corners)
                 continue
             if i < fno.n_layers - 1:
                 v = act(v, mask if self.per_layer else None)
         if any(pads):
             v = v[(slice(None), *(slice(0, n) for n in grid))]
-        proj_mask = None if (mask is None or not self.per_layer) else mask[: grid[0]]
+        proj_mask = None if (mask is None or not self.per_layer) else mask[tuple(slice(0, n) for n in grid[: mask.ndim])]
         for j, layer in enumerate(fno.projection):
             v = layer(v)
             if j < len(fno.projection) - 1:
                 v = act(v, proj_mask)
-        v = impose(v, walls, walls_y)
+        v = impose(v, walls, walls_y, corners)
         if self.mode == "faithful" and self.per_layer and kind == "dirichlet" and fno.n_dim == 2:
             v = enforce(_mollify(v, grid[0]), walls)
         return v

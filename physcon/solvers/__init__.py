@@ -7,6 +7,7 @@
 * :mod:`~physcon.solvers.stokes` Stokes' second problem (oscillating wall, closed form).
 * :mod:`~physcon.solvers.burgers` viscous Burgers, periodic (pseudo-spectral) and Dirichlet.
 * :mod:`~physcon.solvers.wave` the 2-D wave equation with Neumann walls (exact in time).
+* :mod:`~physcon.solvers.darcy` 2-D Darcy flow ``-div(a grad p) = f`` with Dirichlet walls (FNO's benchmark).
 * :mod:`~physcon.solvers.navier_stokes` 2-D incompressible Navier-Stokes: the periodic
   pseudo-spectral vorticity solver and the lid-driven cavity.
 
@@ -19,12 +20,12 @@ constraints. The pre-1.0 flat module paths (``boon_problems``, ``cavity``, ``ns_
 """
 
 from physcon.solvers import _deprecated
-from physcon.solvers import burgers, gpme, heat, navier_stokes, stokes, wave
+from physcon.solvers import burgers, darcy, gpme, heat, navier_stokes, stokes, wave
 from physcon.solvers._dataset import BoonDataset
 
 _deprecated.install()
 
-__all__ = ["BoonDataset", "burgers", "gpme", "heat", "navier_stokes", "stokes", "wave"]
+__all__ = ["BoonDataset", "burgers", "darcy", "gpme", "heat", "navier_stokes", "stokes", "wave"]
 
 
 def __getattr__(name: str):

@@ -47,7 +47,7 @@ def _residuals(u, x, left, right, t, g=None):
     return np.stack(out)
 
 
-def _run(case, mode, n, per_layer=True):
+def _run(case, mode, n, per_layer=True, corners=None):
     spec = CASES[case]
     fno = f64(FNO(3, 1, 1, (2, 2, 2), 4, grid=True, padding=(0.0, 0.0, 0.5), key=jax.random.PRNGKey(0)))
     nt = 4
@@ -61,14 +61,18 @@ def _run(case, mode, n, per_layer=True):
         vals = dict(left=f[0], right=f[-1], bottom=f[:, 0], top=f[:, -1])
     else:
         bcs, vals = list(spec), {}
-    boon = BOON(fno, left=bcs[0], right=bcs[1], bottom=bcs[2], top=bcs[3], mode=mode, per_layer=per_layer)
+    boon = BOON(fno, left=bcs[0], right=bcs[1], bottom=bcs[2], top=bcs[3], mode=mode, per_layer=per_layer,
+                corners=corners)
     u = boon(a, t, **vals)[0]                                          # (x, y, t)
-    ux = jnp.moveaxis(u, 0, -1)                                        # (y, t, x): x walls, every y
-    uy = jnp.moveaxis(u[1:-1], 1, -1)                                  # (x interior, t, y): y walls
+    # the walls that win at the corners hold on their whole lines, the others off them
+    sx = slice(None) if boon.corners == "x" else slice(1, -1)
+    sy = slice(None) if boon.corners == "y" else slice(1, -1)
+    ux = jnp.moveaxis(u[:, sx], 0, -1)                                 # (y, t, x): x walls
+    uy = jnp.moveaxis(u[sy], 1, -1)                                    # (x, t, y): y walls
     gx = gy = None
     if vals:
-        gx = (vals["left"], vals["right"])                             # (y, t)
-        gy = (vals["bottom"][1:-1], vals["top"][1:-1])                 # (x interior, t)
+        gx = (vals["left"][sx], vals["right"][sx])                     # (y, t)
+        gy = (vals["bottom"][sy], vals["top"][sy])                     # (x, t)
     return _residuals(ux, x, bcs[0], bcs[1], t, gx), _residuals(uy, y, bcs[2], bcs[3], t, gy), u
 
 
@@ -85,6 +89,33 @@ def test_four_walls_round_off_at_two_resolutions(x64, case, mode):
         rx, ry, u = _run(case, mode, n)
         assert np.all(np.isfinite(u))
         assert rx.max() <= 1e-10 and ry.max() <= 1e-10, (n, rx.max(), ry.max())
+
+
+@pytest.mark.parametrize("mode", ["exact", "faithful"])
+@pytest.mark.parametrize("corners", ["x", "y"])
+def test_corner_rule_is_an_option(x64, mode, corners):
+    """x Dirichlet, y Neumann: at the corners only one can hold; ``corners`` picks which, in
+    both modes, and the other holds everywhere off the corners."""
+    rx, ry, u = _run("mixed", mode, 8, corners=corners)
+    assert rx.max() <= 1e-10 and ry.max() <= 1e-10
+    # the losing condition is violated at the corners (so the test can tell them apart)
+    ux = jnp.moveaxis(u, 0, -1)
+    full_x = _residuals(ux, np.linspace(0, 1, 8), pc.Dirichlet(0.0), pc.Dirichlet(0.0), None)
+    uy = jnp.moveaxis(u, 1, -1)
+    full_y = _residuals(uy, np.linspace(0, 1, 6), CASES["mixed"][2], CASES["mixed"][3], jnp.linspace(0.1, 0.6, 4))
+    assert (full_y.max() > 1e-6) if corners == "x" else (full_x.max() > 1e-6)
+
+
+def test_corners_default_and_validation():
+    fno3 = FNO(3, 1, 1, 2, 4, key=jax.random.PRNGKey(0))
+    d = pc.Dirichlet(0.0)
+    assert BOON(fno3, left=d, right=d, bottom=d, top=d, mode="faithful").corners == "y"  # the published rule
+    assert BOON(fno3, left=d, right=d, bottom=d, top=d).corners == "x"
+    for bad in ("z", "X", 1, True):
+        with pytest.raises(ValueError, match="corners must be one of"):
+            BOON(fno3, left=d, right=d, bottom=d, top=d, corners=bad)
+    with pytest.raises(ValueError, match="same condition type on both y walls"):
+        BOON(fno3, left=d, right=d, bottom=d, top=pc.Neumann(0.0), mode="faithful")
 
 
 def test_dirichlet_corners_hold_when_data_agree(x64):
