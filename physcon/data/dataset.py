@@ -30,6 +30,7 @@ from jaxtyping import Array
 
 from physcon._version import __version__
 from physcon.bc import Dirichlet, Neumann, Periodic, Robin
+from physcon.grid import Grid1D
 
 __all__ = ["Dataset", "Wall", "Tabulated", "oracle", "wall_from_bc"]
 
@@ -254,9 +255,18 @@ class Dataset:
 
     def mass_balance_error(self) -> np.ndarray:
         """GPME kinds: per-sample ``max_t |dx sum u(t) - dx sum u(0) - inflow(t)|`` (round-off)."""
-        from physcon.data.gpme import mass_balance_error
-
         return mass_balance_error(self)
+
+
+def mass_balance_error(ds: Dataset) -> np.ndarray:
+    """Per-sample ``max_t |dx sum u(t) - dx sum u(0) - inflow(t)|`` of a GPME dataset (round-off)."""
+    from physcon.solvers.gpme import PROBLEMS
+
+    if ds.kind not in PROBLEMS or "inflow" not in ds.scalars:
+        raise ValueError(f"mass_balance_error needs a GPME dataset (with scalars['inflow']), got kind {ds.kind!r}")
+    dx = Grid1D.cells(*PROBLEMS[ds.kind].domain, n=ds.coords["x"].shape[0]).dx
+    m = dx * ds.fields["u"].sum(-1)
+    return np.abs(m - m[:, :1] - ds.scalars["inflow"]).max(-1)
 
 
 def check(ds: Dataset, where: str) -> None:

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from physcon.data.dataset import Dataset, wall_from_bc
+from physcon.data.dataset import Dataset, mass_balance_error, wall_from_bc  # noqa: F401 (re-exported)
 from physcon.data.kinds import Kind, register
 from physcon.bc import Periodic
 from physcon.grid import Grid1D
@@ -153,15 +153,6 @@ def problem_walls(batch, grid: Grid1D, t, n: int, dtype) -> tuple:
         return (wall_from_bc("x_periodic", "x", "both", batch.left, t=t, n=n, dtype=dtype, position=grid.a),)
     return (wall_from_bc("x_left", "x", "left", batch.left, t=t, n=n, dtype=dtype, position=grid.a),
             wall_from_bc("x_right", "x", "right", batch.right, t=t, n=n, dtype=dtype, position=grid.b))
-
-
-def mass_balance_error(ds: Dataset) -> np.ndarray:
-    """Per-sample ``max_t |dx sum u(t) - dx sum u(0) - inflow(t)|`` of a GPME dataset (round-off)."""
-    if ds.kind not in PROBLEMS or "inflow" not in ds.scalars:
-        raise ValueError(f"mass_balance_error needs a GPME dataset (with scalars['inflow']), got kind {ds.kind!r}")
-    dx = Grid1D.cells(*PROBLEMS[ds.kind].domain, n=ds.coords["x"].shape[0]).dx
-    m = dx * ds.fields["u"].sum(-1)
-    return np.abs(m - m[:, :1] - ds.scalars["inflow"]).max(-1)
 
 
 def _maker(name):

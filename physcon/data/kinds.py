@@ -68,10 +68,13 @@ def get(kind) -> Kind:
     """The registered :class:`Kind` of a name (case-insensitive) or a GPME problem class."""
     if isinstance(kind, Kind):
         return kind
-    if isinstance(kind, type):
-        from physcon.data.gpme import problem_class, problem_name
+    if isinstance(kind, type):  # a GPME problem class: its family's kind
+        from physcon.solvers.gpme import PROBLEMS
 
-        return KINDS[problem_name(problem_class(kind))]
+        names = [k for k, v in PROBLEMS.items() if v is kind]
+        if not names:
+            raise ValueError(f"kind must be a kind name or a GPME problem class of {sorted(PROBLEMS)}, got {kind!r}")
+        return KINDS[names[0]]
     name = str(kind).lower()
     if name not in KINDS:
         raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
