@@ -67,15 +67,18 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
 from physcon.bc import Dirichlet, Neumann, Periodic, Robin, check_pair
-from physcon.constraints._elimination import _corrected_conv, _corrected_input, _factor, decouple, transpose_xy
+from physcon.constraints._elimination import (_corrected_conv, _corrected_input, _factor, conditioning, decouple,
+                                              transpose_xy)
 from physcon.constraints._faithful import _faithful_branch, _mollify
 from physcon.constraints._walls import _pad_walls, _swap, _walls, enforce, impose
 from physcon.models.fno import FNO
 
-__all__ = ["BOON", "decouple", "enforce"]
+__all__ = ["BOON", "boon_conditioning", "decouple", "enforce"]
 
 _MODES = ("exact", "faithful")
 _CORNERS = ("x", "y")
+#: the exact mode's default ``rcond`` (chosen on a validation split, docs/boon.md)
+DEFAULT_RCOND = 1e-3
 
 
 def _kind(bc) -> str:
@@ -146,10 +149,12 @@ class BOON(eqx.Module):
     top: Dirichlet | Neumann | Robin | Periodic | None = None
     domain_y: tuple[float, float] = eqx.field(static=True, default=(0.0, 1.0))
     corners: str = eqx.field(static=True, default="x")
+    rcond: float = eqx.field(static=True, default=DEFAULT_RCOND)
 
     def __init__(self, fno: FNO, *, left, right, mode: Literal["exact", "faithful"] = "exact",
                  per_layer: bool = True, domain: Sequence[float] = (0.0, 1.0), bottom=None, top=None,
-                 domain_y: Sequence[float] = (0.0, 1.0), corners: Literal["x", "y"] | None = None):
+                 domain_y: Sequence[float] = (0.0, 1.0), corners: Literal["x", "y"] | None = None,
+                 rcond: float | None = DEFAULT_RCOND):
         if not isinstance(fno, FNO):
             raise ValueError(f"fno must be a physcon.models.FNO, got {type(fno).__name__}")
         check_pair(left, right)
@@ -178,6 +183,10 @@ class BOON(eqx.Module):
             raise ValueError(f"corners must be one of {_CORNERS} or None, got {corners!r}")
         self.bottom, self.top, self.domain_y = bottom, top, domain_y
         self.corners = corners if corners is not None else ("y" if mode == "faithful" else "x")
+        rc = 0.0 if rcond is None else rcond
+        if isinstance(rc, bool) or not isinstance(rc, (int, float)) or not (0.0 <= rc < 1.0):
+            raise ValueError(f"rcond must be a float in [0, 1) or None (the exact inverse), got {rcond!r}")
+        self.rcond = float(rc)
 
     def __call__(self, a: Float[Array, "in_channels *grid"], t: ArrayLike | None = None, *,
                  left: ArrayLike | None = None, right: ArrayLike | None = None,
@@ -250,19 +259,20 @@ class BOON(eqx.Module):
                 v = sum(_faithful_branch(layer, v, kind, hidden, grid_p, grid[0], spectral, fno.n_dim,
                                          hidden_y, corners, halve) for layer in (conv, w))
             else:
+                fac = lambda c, g, r: _factor(c, g, r, v.dtype, self.rcond)  # noqa: E731
                 if kind_y is None or kind_y == "periodic":
                     if kind == "periodic":
                         kv = conv(v, spectral)
                     else:
-                        kv = _corrected_conv(conv, _factor(conv, grid_p, rows, v.dtype), v, rows, grid_p, spectral)
+                        kv = _corrected_conv(conv, fac(conv, grid_p, rows), v, rows, grid_p, spectral)
                 else:  # walls on x and y: chain the two eliminations on the layer input
                     z = v
                     if kind != "periodic":
-                        z = _corrected_input(conv, _factor(conv, grid_p, rows, v.dtype), z, rows, grid_p, spectral)
+                        z = _corrected_input(conv, fac(conv, grid_p, rows), z, rows, grid_p, spectral)
                     conv_t, grid_t = transpose_xy(conv), (grid_p[1], grid_p[0]) + grid_p[2:]
                     rows_y = (0, grid[1] - 1)
-                    z = _swap(_corrected_input(conv_t, _factor(conv_t, grid_t, rows_y, v.dtype), _swap(z), rows_y,
-                                               grid_t, spectral))
+                    z = _swap(_corrected_input(conv_t, fac(conv_t, grid_t, rows_y), _swap(z), rows_y, grid_t,
+                                               spectral))
                     kv = conv(z, spectral)
                 v = kv + w(v)
                 # T1 after the activation: the next layer sees walls that satisfy the condition
@@ -281,3 +291,42 @@ class BOON(eqx.Module):
         if self.mode == "faithful" and self.per_layer and kind == "dirichlet" and fno.n_dim == 2:
             v = enforce(_mollify(v, grid[0]), walls)
         return v
+
+
+def boon_conditioning(boon: BOON, a: Float[Array, "in_channels *grid"]) -> list[dict]:
+    """Conditioning of what BOON's exact mode inverts, per Fourier layer, on the grid of ``a``.
+
+    ``a: (in_channels, *grid)`` is one input sample (only its shape is used: ``A_BB`` depends on
+    the weights and the grid, not on the data). Returns one dict per layer with, for the x walls
+    (``"x"``) and, when the y walls are eliminated too, the y walls (``"y"``), NumPy arrays over
+    the active Fourier modes of the other axes (length 1 in 1-D):
+
+    * ``cond``: ``cond_2(A_BB)`` of the ``2C x 2C`` wall block (what ``rcond=0`` inverts);
+    * ``cond_regularised``: ``||X||_2 ||A_BB||_2`` of the inverse actually applied, ``X``
+      (equal to ``cond`` for ``rcond=0``; at most ``1 / (2 rcond)`` with the damped inverse);
+    * ``sigma_max``: ``||A_BB||_2``.
+
+    A wall pair that is periodic (no elimination) or a faithful / ``per_layer=False`` BOON (no
+    ``A_BB`` is inverted) gives an empty dict for that layer.
+    """
+    if not isinstance(boon, BOON):
+        raise ValueError(f"boon must be a physcon.constraints.BOON, got {type(boon).__name__}")
+    fno = boon.fno
+    shape = tuple(np.shape(a))
+    if len(shape) != fno.n_dim + 1 or shape[0] != fno.in_channels:
+        raise ValueError(f"a must have shape (in_channels={fno.in_channels}, *grid) with n_dim={fno.n_dim} "
+                         f"grid axes, got {shape}")
+    grid = shape[1:]
+    grid_p = tuple(n + p for n, p in zip(grid, fno.pad_sizes(grid)))
+    dtype = jnp.asarray(fno.lifting[0].weight).dtype
+    out = []
+    for conv in fno.spectral_convs:
+        layer = {}
+        if boon.mode == "exact" and boon.per_layer:
+            if _kind(boon.left) != "periodic":
+                layer["x"] = conditioning(conv, grid_p, (0, grid[0] - 1), dtype, boon.rcond)
+            if boon.bottom is not None and _kind(boon.bottom) != "periodic":
+                grid_t = (grid_p[1], grid_p[0]) + grid_p[2:]
+                layer["y"] = conditioning(transpose_xy(conv), grid_t, (0, grid[1] - 1), dtype, boon.rcond)
+        out.append(layer)
+    return out
