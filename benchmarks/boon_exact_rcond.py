@@ -87,7 +87,7 @@ def study(problem: str, rconds, *, n_fit: int, seed: int, log=print) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--problems", nargs="+", default=["stokes", "heat_neumann"])
-    p.add_argument("--rconds", nargs="+", type=float, default=[1e-4, 1e-3, 1e-2, 1e-1])
+    p.add_argument("--rconds", nargs="+", type=float, default=[1e-3, 1e-2, 1e-1, 3e-1])
     p.add_argument("--n-fit", type=int, default=160, help="of the 200 quick training samples; the rest validate")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "boon_exact_rcond.json"))

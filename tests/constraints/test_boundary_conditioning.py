@@ -76,14 +76,14 @@ def test_damped_boon_over_x_t_round_off(x64, case):
 
 def test_damped_layer_equals_dense_tikhonov_construction(x64):
     """``decouple(conv, v, rcond=r)`` is ``A z`` with ``z_B = x_B - X A_BI x_I`` and
-    ``X = (A_BB^T A_BB + lam I)^{-1} A_BB^T``, ``lam = (r sigma_max)^2``, all built densely."""
+    ``X = (A_BB^T A_BB + lam I)^{-1} A_BB^T``, ``lam = (r ||A_BB||_F)^2``, all built densely."""
     c, n, r = 3, 16, 0.05
     conv = f64(SpectralConv(c, c, 5, key=jax.random.PRNGKey(3)))
     A = dense(conv, c, n)
     wall = wall_index(c, n)
     inner = np.setdiff1d(np.arange(c * n), wall)
     abb = A[np.ix_(wall, wall)]
-    lam = (r * np.linalg.norm(abb, 2)) ** 2
+    lam = (r * np.linalg.norm(abb)) ** 2
     X = np.linalg.solve(abb.T @ abb + lam * np.eye(2 * c), abb.T)
     v = np.asarray(jax.random.normal(jax.random.PRNGKey(4), (c * n,), jnp.float64))
     z = v.copy()
@@ -124,7 +124,7 @@ def test_diagnostic_cond_equals_numpy_cond_of_dense_a_bb(x64, rcond):
         abb = dense(conv, c, n)[np.ix_(wall_index(c, n), wall_index(c, n))]
         np.testing.assert_allclose(layer["x"]["cond"], [np.linalg.cond(abb)], rtol=1e-8)
         np.testing.assert_allclose(layer["x"]["sigma_max"], [np.linalg.norm(abb, 2)], rtol=1e-10)
-        lam = (rcond * np.linalg.norm(abb, 2)) ** 2
+        lam = (rcond * np.linalg.norm(abb)) ** 2
         X = np.linalg.solve(abb.T @ abb + lam * np.eye(2 * c), abb.T)
         np.testing.assert_allclose(layer["x"]["cond_regularised"], [np.linalg.norm(X, 2) * np.linalg.norm(abb, 2)],
                                    rtol=1e-7)
