@@ -32,15 +32,15 @@ Modes:
   layer is badly conditioned (median ``cond(A_BB)`` ~ 3e4 for 128 nodes / 32 channels, ~ 1e6
   for 500 nodes / 64 channels), because the wall rows of a band-limited kernel are nearly
   parallel across channels, and the exact inverse amplifies the wall rows by up to that factor
-  (quick Stokes: test rel-L2 0.88 against 0.32 for faithful). So by default (``rcond=1e-3``)
+  (quick Stokes: test rel-L2 0.88 against 0.32 for faithful). So by default (``rcond=0.1``)
   the inverse is *damped*: ``X = (A_BB^H A_BB + lam I)^{-1} A_BB^H`` with ``lam = (rcond
   ||A_BB||_F)^2`` per block (Tikhonov, via a QR of ``[A_BB; sqrt(lam) I]``), and ``z_B = x_B -
   X A_BI x_I``. Its gain ``||X|| ||A_BB||`` is at most ``1 / (2 rcond)``; the interior
   coupling of the wall outputs is removed along the well-conditioned directions of ``A_BB``
   and only damped along the others. The output ``T1`` is unchanged, so the boundary conditions
   still hold to round-off. ``rcond=None`` (or 0) is the exact inverse (exact decoupling);
-  :func:`boon_conditioning` reports both condition numbers per layer; the choice of ``1e-3``
-  was made on a validation split (docs/boon.md).
+  :func:`boon_conditioning` reports both condition numbers per layer; ``0.1`` was chosen on a
+  validation split (benchmarks/boon_exact_rcond.py, docs/boon.md).
 * ``mode="faithful"``: the published code's behaviour, for comparable numbers: scalar probes
   (all-channel impulse read at output channel 0, bias included; a vector over ``t`` in 2-D),
   ``T2 T1`` applied to the spectral and pointwise branches separately (Dirichlet values written
@@ -84,7 +84,7 @@ __all__ = ["BOON", "boon_conditioning", "decouple", "enforce"]
 _MODES = ("exact", "faithful")
 _CORNERS = ("x", "y")
 #: the exact mode's default ``rcond`` (chosen on a validation split, docs/boon.md)
-DEFAULT_RCOND = 1e-3
+DEFAULT_RCOND = 0.1
 
 
 def _kind(bc) -> str:
@@ -127,7 +127,8 @@ class BOON(eqx.Module):
         rcond: exact mode only (ignored by ``"faithful"``): the relative Tikhonov cutoff of the
             wall elimination, a float in ``[0, 1)``; ``None`` or ``0`` inverts ``A_BB`` exactly
             (wall outputs decoupled from interior inputs to round-off, but ill conditioned);
-            the default ``1e-3`` bounds the gain of the elimination by ``500``.
+            the default ``0.1`` (chosen on a validation split, docs/boon.md) bounds the gain
+            of the elimination by ``5``.
 
     Call ``boon(a, t=None, *, left=None, right=None, bottom=None, top=None, spectral=None)`` on
     one sample ``a: (in_channels, *grid)`` (as the FNO; ``jax.vmap`` for batches) ->
