@@ -5,7 +5,8 @@
 ``physcon reproduce probconserv [--quick]``   the paper's GPME table and figures
 ``physcon reproduce boon [--quick]``   BOON's 1-D FNO vs BOON table and figures
 ``physcon reproduce boon-2d [--quick]``   BOON on (x, y, t): lid-driven cavity and 2-D wave
-``physcon generate gpme --problem stefan --n 100 --out FILE``   a dataset as HDF5
+``physcon generate gpme --problem stefan --n 100 --out FILE``   a dataset as HDF5 (The Well's schema)
+``physcon generate darcy --n 100 --set nodes=85 --out FILE``     any kind of :func:`physcon.data.kinds`
 ``physcon verify FILE``                regenerate a dataset file and compare
 """
 
@@ -28,6 +29,20 @@ def _enable_x64(on: bool) -> None:
         jax.config.update("jax_enable_x64", True)
 
 
+def _settings(pairs) -> dict:
+    """``KEY=VALUE`` pairs of ``--set``; values are JSON (numbers, lists, null), else strings."""
+    out = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key.isidentifier():
+            raise ValueError(f"--set takes KEY=VALUE pairs (e.g. nodes=85), got {pair!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
 def _generate(args) -> int:
     _enable_x64(args.float64)
     import jax
@@ -38,20 +53,33 @@ def _generate(args) -> int:
     if os.path.exists(out) and not args.overwrite:
         print(f"error: {out} exists; pass --overwrite to replace it", file=sys.stderr)
         return 2
-    mesh = data.batch_mesh() if args.shard and len(jax.devices()) > 1 else None
+    try:
+        settings = _settings(args.set)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     start = time.perf_counter()
-    ds = data.generate(
-        args.problem, args.n, seed=args.seed, nx=args.nx, nt=args.nt, batch_size=args.batch_size,
-        mesh=mesh, progress=not args.quiet,
-    )
+    if args.kind == "gpme":
+        if args.problem is None:
+            print("error: generate gpme needs --problem", file=sys.stderr)
+            return 2
+        mesh = data.batch_mesh() if args.shard and len(jax.devices()) > 1 else None
+        ds = data.generate(args.problem, args.n, seed=args.seed, nx=args.nx, nt=args.nt, batch_size=args.batch_size,
+                           mesh=mesh, progress=not args.quiet, **settings)
+    else:
+        try:
+            ds = data.generate(args.kind, args.n, seed=args.seed, progress=not args.quiet, **settings)
+        except TypeError as e:  # an unknown --set key: name the kind's settings
+            print(f"error: {args.kind}: {e}", file=sys.stderr)
+            return 2
     seconds = time.perf_counter() - start
     data.save(out, ds, overwrite=args.overwrite)
-    balance = float(ds.mass_balance_error().max())
-    print(
-        f"wrote {out}: {ds.problem}, {len(ds)} samples, u {ds.u.shape} {ds.u.dtype}, "
-        f"{ds.settings['substeps']} Euler steps per output interval, {seconds:.1f} s; "
-        f"max mass-balance error {balance:.2e}"
-    )
+    shapes = ", ".join(f"{k} {v.shape} {v.dtype}" for k, v in ds.fields.items())
+    note = ""
+    if ds.kind in data.kinds("gpme"):
+        note = (f"; {ds.settings['substeps']} Euler steps per output interval, "
+                f"max mass-balance error {float(ds.mass_balance_error().max()):.2e}")
+    print(f"wrote {out}: {ds.kind}, {len(ds)} samples, {shapes}, {seconds:.1f} s{note}")
     return 0
 
 
@@ -209,6 +237,7 @@ def _size_options(p) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from physcon._version import __version__
+    from physcon.data import kinds
     from physcon.data.operator import BOON_PROBLEMS
     from physcon.solvers.gpme import PROBLEMS
 
@@ -238,17 +267,20 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-superres", action="store_true", help="BOON: skip the 2x-resolution evaluation")
     r.set_defaults(func=_reproduce)
 
-    g = sub.add_parser("generate", help="generate a dataset and save it as HDF5")
-    g.add_argument("family", choices=["gpme"], help="equation family")
-    g.add_argument("--problem", required=True, choices=sorted(PROBLEMS))
+    g = sub.add_parser("generate", help="generate a dataset of any kind and save it in The Well's HDF5 schema")
+    g.add_argument("kind", choices=["gpme", *(k for k in kinds() if k not in PROBLEMS)],
+                   help="gpme (with --problem) or a dataset kind of physcon.data.kinds()")
+    g.add_argument("--problem", choices=sorted(PROBLEMS), help="gpme: the problem family")
     g.add_argument("--n", type=int, required=True, help="number of samples")
     g.add_argument("--out", required=True, help="output .h5 file")
-    g.add_argument("--nx", type=int, default=200)
-    g.add_argument("--nt", type=int, default=101)
+    g.add_argument("--nx", type=int, default=200, help="gpme: cells")
+    g.add_argument("--nt", type=int, default=101, help="gpme: output times")
     g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--batch-size", type=int, default=64, help="samples per compiled call")
+    g.add_argument("--batch-size", type=int, default=64, help="gpme: samples per compiled call")
+    g.add_argument("--set", nargs="+", metavar="KEY=VALUE",
+                   help="settings of the kind's generator (physcon.data.flows.make_darcy etc.), e.g. nodes=85 n_solve=421")
     g.add_argument("--float64", action="store_true", help="compute and store in float64")
-    g.add_argument("--shard", action="store_true", help="shard the batch over all local devices")
+    g.add_argument("--shard", action="store_true", help="gpme: shard the batch over all local devices")
     g.add_argument("--overwrite", action="store_true", help="replace an existing file")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.set_defaults(func=_generate)

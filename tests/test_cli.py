@@ -28,6 +28,23 @@ def test_generate_and_verify(tmp_path):
     assert v.returncode == 0 and "max relative difference 0.00e+00" in v.stdout
 
 
+def test_generate_any_kind_with_settings(tmp_path):
+    out = tmp_path / "darcy.h5"
+    r = _run("generate", "darcy", "--n", "2", "--set", "nodes=5", "n_solve=9", "batch_size=2", "--out", str(out),
+             cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    ds = data.load(out)
+    assert ds.kind == "darcy" and ds.fields["pressure"].shape == (2, 1, 5, 5) and ds.settings["n_solve"] == 9
+    v = _run("verify", str(out), cwd=tmp_path)
+    assert v.returncode == 0 and "max relative difference 0.00e+00" in v.stdout, v.stderr
+    bad = _run("generate", "darcy", "--n", "2", "--set", "nodez=5", "--out", "y.h5", cwd=tmp_path)
+    assert bad.returncode == 2 and "nodez" in bad.stderr
+    bad = _run("generate", "darcy", "--n", "2", "--set", "nodes", "--out", "y.h5", cwd=tmp_path)
+    assert bad.returncode == 2 and "KEY=VALUE" in bad.stderr
+    bad = _run("generate", "gpme", "--n", "2", "--out", "y.h5", cwd=tmp_path)
+    assert bad.returncode == 2 and "--problem" in bad.stderr
+
+
 def test_generate_rejects_unknown_problem(tmp_path):
     r = _run("generate", "gpme", "--problem", "navier", "--n", "2", "--out", "x.h5", cwd=tmp_path)
     assert r.returncode == 2 and "invalid choice" in r.stderr

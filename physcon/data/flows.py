@@ -1,4 +1,4 @@
-"""The 2-D dataset kinds: periodic Navier-Stokes, the lid-driven cavity, the Neumann wave.
+"""The 2-D dataset kinds: periodic Navier-Stokes, the lid-driven cavity, the Neumann wave, Darcy flow.
 
 * ``"navier_stokes"``: vorticity ``(n, nt, nx, ny)`` of the periodic pseudo-spectral solver
   (:func:`physcon.navier_stokes.generate`) from Gaussian-random-field initial data; the FNO
@@ -8,6 +8,10 @@
   vorticity is Dirichlet with values read from the field (Thom's formula, BOON's oracle).
 * ``"wave"``: ``u_tt = c^2 lap u`` with zero Neumann walls (:func:`physcon.wave.generate_wave_neumann`),
   the initial displacement as frame 0 at ``t = 0``.
+* ``"darcy"``: steady Darcy flow ``-div(a grad p) = f`` (:func:`physcon.darcy.generate_darcy`), the
+  FNO paper's benchmark: the coefficient ``a`` a time-independent field (``static``), the pressure
+  ``p`` a one-frame field at ``t = 0`` (the_well reads the pair with ``n_steps_input=0``), Dirichlet
+  walls with the constant ``boundary`` value.
 """
 
 from __future__ import annotations
@@ -18,9 +22,9 @@ import numpy as np
 from physcon.bc import Dirichlet, Neumann
 from physcon.data.dataset import Dataset, Wall, wall_from_bc
 from physcon.data.kinds import Kind, register
-from physcon.solvers import navier_stokes, wave
+from physcon.solvers import darcy, navier_stokes, wave
 
-__all__ = ["make_navier_stokes", "make_cavity", "make_wave"]
+__all__ = ["make_navier_stokes", "make_cavity", "make_wave", "make_darcy"]
 
 
 def _dtype(dtype) -> str:
@@ -123,8 +127,35 @@ def make_wave(n: int, *, seed: int = 0, progress: bool = False, nx: int = 50, nt
                    walls=_box_walls(t, n, u.dtype, Neumann(0.0, order=2)), settings=settings, seed=int(seed))
 
 
+def make_darcy(n: int, *, seed: int = 0, progress: bool = False, nodes: int = 85, n_solve: int = 421,
+               alpha: float = 2.0, tau: float = 3.0, modes: int | None = None, a_high: float = 12.0,
+               a_low: float = 3.0, f: float = 1.0, boundary: float = 0.0, face: str = "harmonic",
+               rtol: float | None = None, batch_size: int = 8, dtype=None) -> Dataset:
+    """Darcy flow on the unit square (:func:`physcon.darcy.generate_darcy` with ``key =
+    PRNGKey(seed)``; defaults: the FNO paper's family solved on 421 nodes per side and subsampled
+    to ``nodes = 85``). ``pressure (n, 1, nodes, nodes)``, ``static["coefficient"] (n, nodes, nodes)``.
+    ``batch_size`` is stored: it fixes the compiled ``vmap`` batch of the CG solves."""
+    dtype = _dtype(dtype)
+    ds = darcy.generate_darcy(n, key=jax.random.PRNGKey(seed), n=nodes, n_solve=n_solve, alpha=alpha, tau=tau,
+                              modes=modes, a_high=a_high, a_low=a_low, f=f, boundary=boundary, face=face, rtol=rtol,
+                              batch_size=batch_size, dtype=dtype, progress=progress)
+    p, a = np.asarray(ds.p)[:, None], np.asarray(ds.a)
+    t = np.zeros(1, p.dtype)
+    x = np.asarray(ds.x)
+    settings = {"nodes": int(nodes), "n_solve": int(n_solve), "alpha": float(alpha), "tau": float(tau),
+                "modes": None if modes is None else int(modes), "a_high": float(a_high), "a_low": float(a_low),
+                "f": float(f), "boundary": float(boundary), "face": str(face),
+                "rtol": None if rtol is None else float(rtol), "batch_size": int(batch_size), "dtype": dtype}
+    return Dataset("darcy", t, {"x": x, "y": x.copy()}, {"pressure": p}, static={"coefficient": a},
+                   constants={"f": float(f)}, walls=_box_walls(t, n, p.dtype, Dirichlet(float(boundary)),
+                                                              field="pressure"),
+                   settings=settings, seed=int(seed))
+
+
 register(Kind("navier_stokes", "flows", make_navier_stokes, execution=("progress", "mesh"),
               description="2-D incompressible Navier-Stokes, vorticity form, periodic in x and y"))
 register(Kind("cavity", "flows", make_cavity,
               description="lid-driven cavity, streamfunction-vorticity; Dirichlet vorticity walls (Thom)"))
 register(Kind("wave", "flows", make_wave, description="2-D wave equation, zero Neumann walls on the unit square"))
+register(Kind("darcy", "flows", make_darcy,
+              description="steady Darcy flow -div(a grad p) = f on the unit square, Dirichlet walls"))

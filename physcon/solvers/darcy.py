@@ -258,14 +258,16 @@ class DarcyDataset(NamedTuple):
 def generate_darcy(n_samples: int, *, key: PRNGKeyArray, n: int = 85, n_solve: int = 421, alpha: float = 2.0,
                    tau: float = 3.0, modes: int | None = None, a_high: float = 12.0, a_low: float = 3.0,
                    f: float = 1.0, boundary: float = 0.0, face: str = "harmonic", rtol: float | None = None,
-                   batch_size: int = 8, dtype=None) -> DarcyDataset:
+                   batch_size: int = 8, dtype=None, progress: bool = False) -> DarcyDataset:
     """``n_samples`` Darcy problems of the FNO paper's family, solved on ``n_solve`` nodes per side
     and subsampled to ``n`` (``(n_solve - 1)`` must be a multiple of ``(n - 1)``; the paper:
     ``n_solve = 421``, ``n`` in :data:`FNO_SIZES`, ``f = 1``, ``boundary = 0``, 1000 train and
     100 test samples). Sample ``i`` uses ``fold_in(key, i)`` (so sets of different sizes share
     their first samples); ``batch_size`` samples are solved per ``vmap`` call. ``modes``
     defaults to ``n_solve``. The solve is always float64 (``a`` and ``p`` are returned in ``dtype``,
-    default JAX's float)."""
+    default JAX's float). ``progress``: a tqdm bar over samples."""
+    from tqdm.auto import tqdm
+
     n_samples, n, n_solve = _int("n_samples", n_samples, 1), _int("n", n, 3), _int("n_solve", n_solve, 3)
     batch_size = _int("batch_size", batch_size, 1)
     if (n_solve - 1) % (n - 1):
@@ -285,6 +287,7 @@ def generate_darcy(n_samples: int, *, key: PRNGKeyArray, n: int = 85, n_solve: i
                 return a[::stride, ::stride], p[::stride, ::stride]
             return jax.vmap(one)(idx)
 
+        bar = tqdm(total=n_samples, desc=f"darcy {n_solve}->{n}", unit="sample", disable=not progress)
         for start in range(0, n_samples, batch_size):
             # the last batch is padded to the same size (one compilation) and cut
             count = min(batch_size, n_samples - start)
@@ -292,6 +295,8 @@ def generate_darcy(n_samples: int, *, key: PRNGKeyArray, n: int = 85, n_solve: i
             a_b, p_b = batch(idx)
             a_out.append(np.asarray(a_b[:count]))
             p_out.append(np.asarray(p_b[:count]))
+            bar.update(count)
+        bar.close()
     settings = {"n": n, "n_solve": n_solve, "stride": stride, "n_samples": n_samples, "key_data": key_data,
                 "alpha": alpha, "tau": tau, "modes": n_solve if modes is None else modes, "a_high": a_high,
                 "a_low": a_low, "f": f, "boundary": boundary, "face": face,

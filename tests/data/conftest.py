@@ -21,6 +21,7 @@ TINY = {
     "navier_stokes": dict(n=2, shape=(8, 8), n_steps=4, save_every=2, dt=1e-3),
     "cavity": dict(n=2, nodes=9, n_frames=2, t_final=0.05, batch_size=2),
     "wave": dict(n=2, nx=5, nt=2),
+    "darcy": dict(n=3, nodes=5, n_solve=9, batch_size=2),
 }
 
 

@@ -27,9 +27,11 @@ def _expected_bcs(ds):
 def test_well_dataset_reads_every_kind(kind, tiny_files):
     ds, path = tiny_files[kind]
     folder = str(path.parent) if hasattr(path, "parent") else path.rsplit("/", 1)[0]
-    wd = well.WellDataset(path=folder, n_steps_input=1, n_steps_output=1)
     n, nt = len(ds), ds.t.shape[0]
-    assert len(wd) == n * (nt - 1)  # one window per consecutive pair of frames
+    steps_in = 1 if nt > 1 else 0  # a steady pair (Darcy) has one frame: no input steps
+    wd = well.WellDataset(path=folder, n_steps_input=steps_in, n_steps_output=1)
+    per = nt - steps_in
+    assert len(wd) == n * per  # one window per consecutive pair of frames (per sample if steady)
     meta = wd.metadata
     assert meta.dataset_name == kind and meta.n_spatial_dims == len(ds.coords)
     assert meta.spatial_resolution == tuple(c.shape[0] for c in ds.coords.values())
@@ -37,10 +39,16 @@ def test_well_dataset_reads_every_kind(kind, tiny_files):
     assert meta.constant_scalar_names == [*ds.params, *ds.constants] and meta.scalar_names == list(ds.scalars)
     fields = np.stack([ds.fields[k] for k in ds.fields], -1)   # (n, nt, *space, channels)
     for index in (0, len(wd) - 1):
-        sample, step = divmod(index, nt - 1)
+        sample, step = divmod(index, per)
         item = wd[index]
-        np.testing.assert_array_equal(item["input_fields"].numpy(), fields[sample, step:step + 1])
-        np.testing.assert_array_equal(item["output_fields"].numpy(), fields[sample, step + 1:step + 2])
+        if steps_in:
+            np.testing.assert_array_equal(item["input_fields"].numpy(), fields[sample, step:step + 1])
+        else:
+            assert "input_fields" not in item
+        np.testing.assert_array_equal(item["output_fields"].numpy(), fields[sample, step + steps_in:step + steps_in + 1])
+        if ds.static:
+            np.testing.assert_array_equal(item["constant_fields"].numpy(),
+                                          np.stack([v[sample] for v in ds.static.values()], -1))
         np.testing.assert_array_equal(item["boundary_conditions"].numpy(), _expected_bcs(ds))
         grid = item["space_grid"].numpy()
         for i, c in enumerate(ds.coords.values()):
@@ -48,10 +56,11 @@ def test_well_dataset_reads_every_kind(kind, tiny_files):
         if ds.params or ds.constants:
             want = [*(v[sample] for v in ds.params.values()), *ds.constants.values()]
             np.testing.assert_allclose(item["constant_scalars"].numpy(), want, rtol=1e-7)
-        if ds.scalars:
+        if ds.scalars and steps_in:
             np.testing.assert_array_equal(item["input_scalars"].numpy()[0], [v[sample, step] for v in ds.scalars.values()])
-        dt = item["output_time_grid"].numpy()[0]  # normalized to the window's start
-        np.testing.assert_allclose(dt, ds.t[step + 1] - ds.t[step], rtol=1e-6)
+        if steps_in:
+            dt = item["output_time_grid"].numpy()[0]  # normalized to the window's start
+            np.testing.assert_allclose(dt, ds.t[step + 1] - ds.t[step], rtol=1e-6)
 
 
 def test_steady_pair_is_read_with_no_input_steps(tmp_path):

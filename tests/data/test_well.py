@@ -22,7 +22,7 @@ def _arrays(ds):
 
 def test_every_kind_is_registered(tiny_files):
     assert set(data.kinds()) == set(tiny_files)
-    assert data.kinds("flows") == ["cavity", "navier_stokes", "wave"]
+    assert data.kinds("flows") == ["cavity", "darcy", "navier_stokes", "wave"]
     with pytest.raises(ValueError, match="already registered"):
         data.register(data.get("wave"))
 
@@ -138,7 +138,7 @@ def test_bad_files_give_clear_errors(tiny_files, tmp_path):
     with pytest.raises(ValueError, match=r"nocut.h5: field 'u' has shape \(2, 26, 15\), expected \(2, 26, 16\)"):
         data.load(edited("nocut.h5", cut))
     with pytest.raises(ValueError, match="cannot be regenerated"):
-        data.verify(edited("foreign_kind.h5", lambda f: f.attrs.__setitem__("physcon_kind", "darcy")))
+        data.verify(edited("foreign_kind.h5", lambda f: f.attrs.__setitem__("physcon_kind", "made_up_kind")))
 
 
 def test_steady_pair_layout(tmp_path):

@@ -15,7 +15,8 @@ space, third order in time (the discretisation is described in
 
 Entry points::
 
-    import jax, physcon.solvers.navier_stokes.cavity as cav
+    import jax, physcon as pc
+    cav = pc.navier_stokes                                      # the public face of the cavity API
 
     flow = cav.LidDrivenCavity(reynolds=100.0)                 # lid speed 1, impulsive start
     dt = cav.cavity_stable_dt(65, 100.0)                        # both limits, safety 0.9
