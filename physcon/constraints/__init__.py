@@ -1,6 +1,6 @@
 """Transforms that make predictions satisfy physics exactly, and the soft (penalty) baselines."""
 
-from physcon.constraints.boundary import BOON, decouple, enforce
+from physcon.constraints.boundary import BOON, boon_conditioning, decouple, enforce
 from physcon.constraints.conservation import (
     LinearConstraint,
     conservation_law,
@@ -11,7 +11,7 @@ from physcon.constraints.likelihood import constrained_nll
 from physcon.constraints.soft import conservation_penalty, pointwise_residual, soft_penalty
 
 __all__ = [
-    "BOON", "decouple", "enforce",
+    "BOON", "boon_conditioning", "decouple", "enforce",
     "LinearConstraint", "conservation_law", "hard_projection", "probconserv",
     "constrained_nll", "conservation_penalty", "pointwise_residual", "soft_penalty",
 ]

@@ -91,22 +91,34 @@ def _transfer(conv: SpectralConv, grid, rows, dtype):
     return jnp.where(active[:, None, None], a, jnp.eye(2 * c, dtype=a.dtype))
 
 
-def _eliminate(conv: SpectralConv, inv, v, kv_rows, rows, grid):
-    """``Delta_B = x_B - A_BB^{-1} (A x)_B`` on the wall rows, shape ``(C, 2, *rest)``."""
+def _eliminate(conv: SpectralConv, fac, v, kv_rows, rows, grid):
+    """``Delta_B``, shape ``(C, 2, *rest)``, added to the wall rows of the layer input.
+
+    ``fac = (X, A)`` from :func:`_factor`. Exact (``A is None``, ``X = A_BB^{-1}``):
+    ``Delta_B = x_B - X (A x)_B``, so that ``z_B = x_B - A_BB^{-1} A_BI x_I``. Regularised:
+    ``Delta_B = -X A_BI x_I = -X ((A x)_B - A_BB x_B)``, the same formula with the damped
+    inverse (equal to the exact one when ``X = A_BB^{-1}``)."""
+    inv, a = fac
     c = v.shape[0]
     vb = v[:, np.asarray(rows)]
     if conv.n_dim == 1:
         rhs = jnp.transpose(kv_rows, (1, 0)).reshape(2 * c)
-        sol = inv @ rhs
-        return vb - jnp.transpose(sol.reshape(2, c), (1, 0))
+        if a is None:
+            return vb - jnp.transpose((inv @ rhs).reshape(2, c), (1, 0))
+        rhs = rhs - a @ jnp.transpose(vb, (1, 0)).reshape(2 * c)
+        return -jnp.transpose((inv @ rhs).reshape(2, c), (1, 0))
     rest, mrest = tuple(grid[1:]), conv.modes[1:]
     vf = _rest_fwd(vb, rest, mrest)                      # (C, 2, F)
     kf = _rest_fwd(kv_rows, rest, mrest)
     rhs = jnp.transpose(kf, (2, 1, 0)).reshape(kf.shape[-1], 2 * c)
+    vmod = jnp.transpose(vf, (2, 1, 0)).reshape(vf.shape[-1], 2 * c)
+    if a is not None:
+        rhs = rhs - jnp.einsum("fij,fj->fi", a, vmod)
     sol = jnp.einsum("fij,fj->fi", inv, rhs)              # (F, 2C)
     sol = jnp.transpose(sol.reshape(-1, 2, c), (2, 1, 0))
     active = _rest_modes(rest, mrest)[1]
-    return _rest_inv(jnp.where(active, vf - sol, 0), (c, 2), rest, mrest).astype(v.dtype)
+    delta = vf - sol if a is None else -sol
+    return _rest_inv(jnp.where(active, delta, 0), (c, 2), rest, mrest).astype(v.dtype)
 
 
 @jax.custom_jvp
@@ -122,40 +134,80 @@ def _inverse_jvp(primals, tangents):
     return x, -x @ da @ x
 
 
-def _factor(conv, grid, rows, dtype):
-    """``A_BB^{-1}`` (one small matrix per kept mode); independent of the sample, so under
-    ``jax.vmap`` it is computed once per batch."""
-    return _inverse(_transfer(conv, grid, rows, dtype))
+def _scale(a):
+    """``||A||_F`` per block: the reference size of the damping. Smooth (unlike ``sigma_max``,
+    whose SVD and its derivative tripled the cost of a training step) and within a factor
+    ``sqrt(2C)`` of ``sigma_max``, never below it."""
+    return jnp.sqrt(jnp.sum(jnp.real(a * jnp.conj(a)), axis=(-2, -1)))
+
+
+def _damped_inverse(a, rcond):
+    """``(A^H A + lam I)^{-1} A^H`` per block, ``lam = (rcond ||A||_F)^2`` (Tikhonov).
+
+    Computed as ``R^{-1} Q_top^H`` from the QR factorisation ``[A; sqrt(lam) I] = [Q_top; Q_bot] R``
+    (then ``R^H R = A^H A + lam I`` and ``R^H Q_top^H = A^H``): the stacked matrix has condition
+    ``<= sqrt(1 + 1 / rcond^2)``, so the solve stays accurate in float32 where the normal equations
+    (condition squared) would not. Its gain is ``||X|| ||A|| <= 1 / (2 rcond)``."""
+    n = a.shape[-1]
+    mu = (rcond * _scale(a))[..., None, None]
+    eye = jnp.broadcast_to(jnp.eye(n, dtype=a.dtype), a.shape)
+    q, r = jnp.linalg.qr(jnp.concatenate([a, mu * eye], axis=-2), mode="reduced")
+    qt = jnp.conj(jnp.swapaxes(q[..., :n, :], -1, -2))
+    return jax.scipy.linalg.solve_triangular(r, qt, lower=False)
+
+
+def _factor(conv, grid, rows, dtype, rcond=0.0):
+    """``(X, A)``: ``X = A_BB^{-1}`` and ``A = None`` when ``rcond == 0`` (exact elimination), else
+    the damped inverse of :func:`_damped_inverse` and ``A = A_BB`` (one small matrix per kept
+    mode). Independent of the sample, so under ``jax.vmap`` it is computed once per batch."""
+    a = _transfer(conv, grid, rows, dtype)
+    if not rcond:
+        return _inverse(a), None
+    return _damped_inverse(a, rcond), a
+
+
+def conditioning(conv, grid, rows, dtype, rcond=0.0) -> dict:
+    """Singular-value summary of ``A_BB`` over its active modes: ``cond`` (``sigma_max / sigma_min``,
+    what the exact elimination inverts), ``cond_regularised`` (``||X||_2 ||A_BB||_2``, the gain
+    of what the elimination actually applies: ``cond`` when ``rcond == 0``, ``<= 1 / (2 rcond)``
+    otherwise) and ``sigma_max``, each a NumPy array ``(F,)`` (``F = 1`` in 1-D)."""
+    a = _transfer(conv, grid, rows, dtype)
+    a = a[None] if a.ndim == 2 else a[_rest_modes(tuple(grid[1:]), conv.modes[1:])[1]]
+    s = np.asarray(jnp.linalg.svd(a, compute_uv=False))
+    lam = (rcond * np.asarray(_scale(a)))[:, None] ** 2
+    gain = s[:, 0] * np.max(s / (s ** 2 + lam), axis=1)
+    return {"cond": s[:, 0] / s[:, -1], "cond_regularised": gain, "sigma_max": s[:, 0]}
 
 
 def decouple(conv: SpectralConv, v: Float[Array, "c n *rest"], rows: tuple[int, int] | None = None,
-             *, spectral: str = "auto") -> Float[Array, "c n *rest"]:
+             *, spectral: str = "auto", rcond: float = 0.0) -> Float[Array, "c n *rest"]:
     """``A T2 v``: the spectral convolution with its wall rows eliminated (exact mode).
 
     The output's rows ``rows`` (default the two ends of axis 1) depend only on ``v``'s rows
-    ``rows`` (to round-off), in every channel, for any multi-channel layer.
+    ``rows`` (to round-off), in every channel, for any multi-channel layer. ``rcond > 0`` damps
+    the elimination (:func:`_damped_inverse`): the interior coupling of the wall rows is then
+    removed only along the singular directions of ``A_BB`` well above ``rcond ||A_BB||_F``.
     """
     grid = tuple(v.shape[1:])
     rows = (0, grid[0] - 1) if rows is None else tuple(rows)
-    inv = _factor(conv, grid, rows, v.dtype)
-    return _corrected_conv(conv, inv, v, rows, grid, spectral)
+    return _corrected_conv(conv, _factor(conv, grid, rows, v.dtype, rcond), v, rows, grid, spectral)
 
 
-def _corrected_conv(conv, inv, v, rows, grid, spectral):
+def _corrected_conv(conv, fac, v, rows, grid, spectral):
     yr, yi = conv.mix(*conv.spectrum(v, spectral=spectral))
     kv_rows = conv.synthesize(yr, yi, grid, rows=rows)
-    delta = _eliminate(conv, inv, v, kv_rows, rows, grid)
+    delta = _eliminate(conv, fac, v, kv_rows, rows, grid)
     dr, di = conv.mix(*conv.spectrum(delta, grid=grid, rows=rows))
     return conv.synthesize(yr + dr, yi + di, grid, spectral=spectral)
 
 
-def _corrected_input(conv, inv, v, rows, grid, spectral):
+def _corrected_input(conv, fac, v, rows, grid, spectral):
     """``T2 v``: ``v`` with its wall rows (of grid axis 0) replaced so that the layer's output
     rows ``rows`` depend only on ``v``'s rows ``rows``. Costs one forward pass of the layer;
     used where two eliminations are chained (walls on two axes)."""
     yr, yi = conv.mix(*conv.spectrum(v, spectral=spectral))
     kv_rows = conv.synthesize(yr, yi, grid, rows=rows)
-    return v.at[:, np.asarray(rows)].add(_eliminate(conv, inv, v, kv_rows, rows, grid))
+    return v.at[:, np.asarray(rows)].add(_eliminate(conv, fac, v, kv_rows, rows, grid))
 
 
 def transpose_xy(conv: SpectralConv) -> SpectralConv:

@@ -28,13 +28,19 @@ Modes:
   to the activated sum of the branches (``v <- T1 GELU(K T2 v + W v)``), so every layer's
   input satisfies the condition (the published code instead skips GELU at the wall rows). The
   cost is one forward pass of the layer plus transforms of the two wall rows, not seven passes.
-  **Caveat (measured, benchmarks/boon_conditioning.py):** ``A_BB`` of a trained-size layer is
-  badly conditioned (median ``cond(A_BB)`` ~ 3e4 for 128 nodes / 32 channels, ~ 1e6 for 500
-  nodes / 64 channels, against ~ 12 / ~ 180 for the published scalar probe), because the wall
-  rows of a band-limited kernel are nearly parallel across channels. ``T2`` amplifies the wall
-  rows by up to that factor, and in the 1-D benchmarks this mode trains much worse than the
-  plain FNO (docs/boon.md); prefer ``"faithful"`` for training accuracy and use ``"exact"``
-  where the exact decoupling itself is wanted.
+  **Conditioning (measured, benchmarks/boon_conditioning.py):** ``A_BB`` of a trained-size
+  layer is badly conditioned (median ``cond(A_BB)`` ~ 3e4 for 128 nodes / 32 channels, ~ 1e6
+  for 500 nodes / 64 channels), because the wall rows of a band-limited kernel are nearly
+  parallel across channels, and the exact inverse amplifies the wall rows by up to that factor
+  (quick Stokes: test rel-L2 0.88 against 0.32 for faithful). So by default (``rcond=0.1``)
+  the inverse is *damped*: ``X = (A_BB^H A_BB + lam I)^{-1} A_BB^H`` with ``lam = (rcond
+  ||A_BB||_F)^2`` per block (Tikhonov, via a QR of ``[A_BB; sqrt(lam) I]``), and ``z_B = x_B -
+  X A_BI x_I``. Its gain ``||X|| ||A_BB||`` is at most ``1 / (2 rcond)``; the interior
+  coupling of the wall outputs is removed along the well-conditioned directions of ``A_BB``
+  and only damped along the others. The output ``T1`` is unchanged, so the boundary conditions
+  still hold to round-off. ``rcond=None`` (or 0) is the exact inverse (exact decoupling);
+  :func:`boon_conditioning` reports both condition numbers per layer; ``0.1`` was chosen on a
+  validation split (benchmarks/boon_exact_rcond.py, docs/boon.md).
 * ``mode="faithful"``: the published code's behaviour, for comparable numbers: scalar probes
   (all-channel impulse read at output channel 0, bias included; a vector over ``t`` in 2-D),
   ``T2 T1`` applied to the spectral and pointwise branches separately (Dirichlet values written
@@ -67,15 +73,18 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
 from physcon.bc import Dirichlet, Neumann, Periodic, Robin, check_pair
-from physcon.constraints._elimination import _corrected_conv, _corrected_input, _factor, decouple, transpose_xy
+from physcon.constraints._elimination import (_corrected_conv, _corrected_input, _factor, conditioning, decouple,
+                                              transpose_xy)
 from physcon.constraints._faithful import _faithful_branch, _mollify
 from physcon.constraints._walls import _pad_walls, _swap, _walls, enforce, impose
 from physcon.models.fno import FNO
 
-__all__ = ["BOON", "decouple", "enforce"]
+__all__ = ["BOON", "boon_conditioning", "decouple", "enforce"]
 
 _MODES = ("exact", "faithful")
 _CORNERS = ("x", "y")
+#: the exact mode's default ``rcond`` (chosen on a validation split, docs/boon.md)
+DEFAULT_RCOND = 0.1
 
 
 def _kind(bc) -> str:
@@ -115,6 +124,11 @@ class BOON(eqx.Module):
             (default): ``"y"`` in faithful mode (the published 3-D code overwrites the y walls
             after the x walls, in every branch and on the output), ``"x"`` in exact mode (its
             behaviour before the option existed). Without y walls it has no effect.
+        rcond: exact mode only (ignored by ``"faithful"``): the relative Tikhonov cutoff of the
+            wall elimination, a float in ``[0, 1)``; ``None`` or ``0`` inverts ``A_BB`` exactly
+            (wall outputs decoupled from interior inputs to round-off, but ill conditioned);
+            the default ``0.1`` (chosen on a validation split, docs/boon.md) bounds the gain
+            of the elimination by ``5``.
 
     Call ``boon(a, t=None, *, left=None, right=None, bottom=None, top=None, spectral=None)`` on
     one sample ``a: (in_channels, *grid)`` (as the FNO; ``jax.vmap`` for batches) ->
@@ -146,10 +160,12 @@ class BOON(eqx.Module):
     top: Dirichlet | Neumann | Robin | Periodic | None = None
     domain_y: tuple[float, float] = eqx.field(static=True, default=(0.0, 1.0))
     corners: str = eqx.field(static=True, default="x")
+    rcond: float = eqx.field(static=True, default=DEFAULT_RCOND)
 
     def __init__(self, fno: FNO, *, left, right, mode: Literal["exact", "faithful"] = "exact",
                  per_layer: bool = True, domain: Sequence[float] = (0.0, 1.0), bottom=None, top=None,
-                 domain_y: Sequence[float] = (0.0, 1.0), corners: Literal["x", "y"] | None = None):
+                 domain_y: Sequence[float] = (0.0, 1.0), corners: Literal["x", "y"] | None = None,
+                 rcond: float | None = DEFAULT_RCOND):
         if not isinstance(fno, FNO):
             raise ValueError(f"fno must be a physcon.models.FNO, got {type(fno).__name__}")
         check_pair(left, right)
@@ -178,6 +194,10 @@ class BOON(eqx.Module):
             raise ValueError(f"corners must be one of {_CORNERS} or None, got {corners!r}")
         self.bottom, self.top, self.domain_y = bottom, top, domain_y
         self.corners = corners if corners is not None else ("y" if mode == "faithful" else "x")
+        rc = 0.0 if rcond is None else rcond
+        if isinstance(rc, bool) or not isinstance(rc, (int, float)) or not (0.0 <= rc < 1.0):
+            raise ValueError(f"rcond must be a float in [0, 1) or None (the exact inverse), got {rcond!r}")
+        self.rcond = float(rc)
 
     def __call__(self, a: Float[Array, "in_channels *grid"], t: ArrayLike | None = None, *,
                  left: ArrayLike | None = None, right: ArrayLike | None = None,
@@ -250,19 +270,20 @@ class BOON(eqx.Module):
                 v = sum(_faithful_branch(layer, v, kind, hidden, grid_p, grid[0], spectral, fno.n_dim,
                                          hidden_y, corners, halve) for layer in (conv, w))
             else:
+                fac = lambda c, g, r: _factor(c, g, r, v.dtype, self.rcond)  # noqa: E731
                 if kind_y is None or kind_y == "periodic":
                     if kind == "periodic":
                         kv = conv(v, spectral)
                     else:
-                        kv = _corrected_conv(conv, _factor(conv, grid_p, rows, v.dtype), v, rows, grid_p, spectral)
+                        kv = _corrected_conv(conv, fac(conv, grid_p, rows), v, rows, grid_p, spectral)
                 else:  # walls on x and y: chain the two eliminations on the layer input
                     z = v
                     if kind != "periodic":
-                        z = _corrected_input(conv, _factor(conv, grid_p, rows, v.dtype), z, rows, grid_p, spectral)
+                        z = _corrected_input(conv, fac(conv, grid_p, rows), z, rows, grid_p, spectral)
                     conv_t, grid_t = transpose_xy(conv), (grid_p[1], grid_p[0]) + grid_p[2:]
                     rows_y = (0, grid[1] - 1)
-                    z = _swap(_corrected_input(conv_t, _factor(conv_t, grid_t, rows_y, v.dtype), _swap(z), rows_y,
-                                               grid_t, spectral))
+                    z = _swap(_corrected_input(conv_t, fac(conv_t, grid_t, rows_y), _swap(z), rows_y, grid_t,
+                                               spectral))
                     kv = conv(z, spectral)
                 v = kv + w(v)
                 # T1 after the activation: the next layer sees walls that satisfy the condition
@@ -281,3 +302,42 @@ class BOON(eqx.Module):
         if self.mode == "faithful" and self.per_layer and kind == "dirichlet" and fno.n_dim == 2:
             v = enforce(_mollify(v, grid[0]), walls)
         return v
+
+
+def boon_conditioning(boon: BOON, a: Float[Array, "in_channels *grid"]) -> list[dict]:
+    """Conditioning of what BOON's exact mode inverts, per Fourier layer, on the grid of ``a``.
+
+    ``a: (in_channels, *grid)`` is one input sample (only its shape is used: ``A_BB`` depends on
+    the weights and the grid, not on the data). Returns one dict per layer with, for the x walls
+    (``"x"``) and, when the y walls are eliminated too, the y walls (``"y"``), NumPy arrays over
+    the active Fourier modes of the other axes (length 1 in 1-D):
+
+    * ``cond``: ``cond_2(A_BB)`` of the ``2C x 2C`` wall block (what ``rcond=0`` inverts);
+    * ``cond_regularised``: ``||X||_2 ||A_BB||_2`` of the inverse actually applied, ``X``
+      (equal to ``cond`` for ``rcond=0``; at most ``1 / (2 rcond)`` with the damped inverse);
+    * ``sigma_max``: ``||A_BB||_2``.
+
+    A wall pair that is periodic (no elimination) or a faithful / ``per_layer=False`` BOON (no
+    ``A_BB`` is inverted) gives an empty dict for that layer.
+    """
+    if not isinstance(boon, BOON):
+        raise ValueError(f"boon must be a physcon.constraints.BOON, got {type(boon).__name__}")
+    fno = boon.fno
+    shape = tuple(np.shape(a))
+    if len(shape) != fno.n_dim + 1 or shape[0] != fno.in_channels:
+        raise ValueError(f"a must have shape (in_channels={fno.in_channels}, *grid) with n_dim={fno.n_dim} "
+                         f"grid axes, got {shape}")
+    grid = shape[1:]
+    grid_p = tuple(n + p for n, p in zip(grid, fno.pad_sizes(grid)))
+    dtype = jnp.asarray(fno.lifting[0].weight).dtype
+    out = []
+    for conv in fno.spectral_convs:
+        layer = {}
+        if boon.mode == "exact" and boon.per_layer:
+            if _kind(boon.left) != "periodic":
+                layer["x"] = conditioning(conv, grid_p, (0, grid[0] - 1), dtype, boon.rcond)
+            if boon.bottom is not None and _kind(boon.bottom) != "periodic":
+                grid_t = (grid_p[1], grid_p[0]) + grid_p[2:]
+                layer["y"] = conditioning(transpose_xy(conv), grid_t, (0, grid[1] - 1), dtype, boon.rcond)
+        out.append(layer)
+    return out

@@ -80,7 +80,8 @@ class Setting:
         modes, width / modes_multi, width_multi: FNO sizes of the 1-D / (x, t) models.
         pad_t: time points padded by the (x, t) model out of the 25 frames (none for periodic walls).
         mode: BOON's ``"faithful"`` (default: the published algorithm, so the numbers compare
-            with the paper; it also trains far better, see docs/boon.md) or ``"exact"`` correction.
+            with the paper) or ``"exact"`` correction (with BOON's default damping ``rcond``;
+            measured against faithful in docs/boon.md).
         ablation: also train ``BOON-output`` (``per_layer=False``).
         compare_modes: also train BOON in the other mode (``BOON-faithful`` or ``BOON-exact``).
         superres: also evaluate zero-shot on ``2 nx - 1`` nodes (half the spacing).

@@ -225,12 +225,13 @@ def test_faithful_branch_equals_literal_published_algorithm(x64, kind, grid):
 
 
 # --- gradients, transforms --------------------------------------------------------------------
-@pytest.mark.parametrize("mode", ["exact", "faithful"])
+@pytest.mark.parametrize("mode, rcond", [("exact", 0.0), ("exact", 0.1), ("faithful", None)])
 @pytest.mark.parametrize("case", ["dirichlet", "neumann"])
-def test_gradient_matches_finite_differences(x64, mode, case):
+def test_gradient_matches_finite_differences(x64, mode, rcond, case):
+    """Also through the damped elimination (``rcond > 0``: QR + triangular solve)."""
     left, right = CASES[case]
     fno = f64(FNO(1, 1, 1, 6, 8, grid=True, key=jax.random.PRNGKey(0)))
-    boon = BOON(fno, left=left, right=right, mode=mode)
+    boon = BOON(fno, left=left, right=right, mode=mode, rcond=rcond)
     a = jax.random.normal(jax.random.PRNGKey(1), (2, 1, 32), jnp.float64)
     target = jax.random.normal(jax.random.PRNGKey(2), (2, 1, 32), jnp.float64)
     params, static = eqx.partition(boon, eqx.is_inexact_array)
