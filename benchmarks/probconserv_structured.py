@@ -158,12 +158,7 @@ def child(method, nt, nx, args):
                xla_temp_bytes=int(getattr(mem, "temp_size_in_bytes", -1)) if mem is not None else None,
                mean_residual_rel=float(jnp.abs(law.residual(mean.reshape(nt, nx))).max()) / bmax,
                sample_residual_rel=float(jnp.abs(law.residual(y.reshape(nt, nx))).max()) / bmax)
-    if method == "lowrank" and nt * nx <= args.dense_max:
-        dense = DenseGaussian(pred.mean.ravel(), pred.covariance())
-        dm, dv = jax.jit(condition)(dense, law)
-        out["vs_dense_mean_rel"] = float(jnp.abs(mean.ravel() - dm).max() / jnp.abs(dm).max())
-        out["vs_dense_var_rel"] = float(jnp.abs(var.ravel() - dv).max() / jnp.abs(dv).max())
-    if method == "kronecker" and nt * nx <= args.dense_max:
+    if method in ("lowrank", "kronecker") and nt * nx <= args.dense_max:
         dense = DenseGaussian(pred.mean.ravel(), pred.covariance())
         dm, dv = jax.jit(condition)(dense, law)
         out["vs_dense_mean_rel"] = float(jnp.abs(mean.ravel() - dm).max() / jnp.abs(dm).max())
