@@ -8,10 +8,11 @@ from physcon.constraints.conservation import (
     probconserv,
 )
 from physcon.constraints.likelihood import constrained_nll
+from physcon.constraints.mass_walls import mass_and_walls
 from physcon.constraints.soft import conservation_penalty, pointwise_residual, soft_penalty
 
 __all__ = [
     "BOON", "boon_conditioning", "decouple", "enforce",
-    "LinearConstraint", "conservation_law", "hard_projection", "probconserv",
+    "LinearConstraint", "conservation_law", "hard_projection", "probconserv", "mass_and_walls",
     "constrained_nll", "conservation_penalty", "pointwise_residual", "soft_penalty",
 ]

@@ -24,7 +24,9 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
-from physcon.distributions import ConditionedGaussian, DenseGaussian, DiagonalGaussian
+from physcon.constraints._structured import (checked_chol as _checked_chol, dense_update, diagonal_conditioned,
+                                             kronecker_update, lowrank_update)
+from physcon.distributions import DenseGaussian, DiagonalGaussian, KroneckerGaussian, LowRankGaussian
 from physcon.grid import Grid1D
 
 
@@ -104,55 +106,37 @@ def _check_fit(prediction, law: LinearConstraint):
         raise ValueError(f"prediction has shape {prediction.mean.shape}, but law expects (nt, nx) = {shape}")
 
 
-def _checked_chol(S):
-    L = jnp.linalg.cholesky(S)
-    ok = jnp.all(jnp.isfinite(L)) & jnp.all(jnp.diagonal(L, axis1=-2, axis2=-1) > 0)
-    return eqx.error_if(
-        L, ~ok,
-        "singular constraint: G Sigma G^T + sigma_G^2 I is not positive definite (a zero row of "
-        "G, zero predictive variance where G acts, or dependent rows with sigma_G = 0)",
-    )
-
-
 def probconserv(prediction, law: LinearConstraint):
     """Condition a Gaussian prediction on the conservation law (ProbConserv, Step 2).
 
     Args:
-        prediction: :class:`DiagonalGaussian` of shape ``(nt, nx)`` (an ANP's output) or
-            :class:`DenseGaussian` over the flattened ``(nt * nx,)`` field.
-        law: from :func:`conservation_law`.
+        prediction: over the ``(nt, nx)`` field: a :class:`DiagonalGaussian` (an ANP's
+            output), a :class:`LowRankGaussian` (diagonal + rank ``M``: an ensemble), a
+            :class:`KroneckerGaussian` (separable ``A kron B``: a GP with a product kernel;
+            exact constraints with the same rows at every time), or a :class:`DenseGaussian`
+            over the flattened ``(nt * nx,)`` field.
+        law: from :func:`conservation_law` or :func:`mass_and_walls`.
 
     Returns:
-        For diagonal input, a :class:`ConditionedGaussian` (diagonal + rank ``r`` per time
-        step; ``O(N)``); for dense input, a :class:`DenseGaussian`. Differentiable in the
-        prediction and in the law.
+        The exact posterior, in the prediction's structure: a ``ConditionedGaussian``
+        (diagonal + rank ``r`` per time step; ``O(N r^2)``), a ``ConditionedLowRankGaussian``
+        (``O(N (M + r)^2)``), a conditioned ``KroneckerGaussian`` (``O(N r + nx^2 r)``), or a
+        ``DenseGaussian`` (``O(N^3)``). With ``sigma_G = 0`` the mean and every sample
+        (Matheron's rule) satisfy ``G u = b`` to round-off. Differentiable in the prediction
+        and in the law. See :mod:`physcon.constraints._structured` for the algebra.
     """
     _check_fit(prediction, law)
     if isinstance(prediction, DenseGaussian):
-        return _dense_update(prediction, law)
+        return dense_update(prediction, law)
+    if isinstance(prediction, LowRankGaussian):
+        return lowrank_update(prediction, law)
+    if isinstance(prediction, KroneckerGaussian):
+        return kronecker_update(prediction, law)
     if not isinstance(prediction, DiagonalGaussian):
-        raise ValueError(f"prediction must be a DiagonalGaussian or DenseGaussian, got {type(prediction).__name__}")
-    d = prediction.variance
-    nv = law.noise**2
-    S = jnp.einsum("brn,bn,bsn->brs", law.G, d, law.G) + jax.vmap(jnp.diag)(nv)
-    L = _checked_chol(S)
-    post = ConditionedGaussian(prediction.mean, d, law.G, nv, L)
-    resid = law.residual(prediction.mean)
-    mean = prediction.mean - jnp.einsum("bnr,br->bn", post._gain(), post._whiten(resid))
-    return ConditionedGaussian(mean, d, law.G, nv, L)
-
-
-def _dense_update(prediction: DenseGaussian, law: LinearConstraint) -> DenseGaussian:
-    nt, r, nx = law.G.shape
-    G = jax.scipy.linalg.block_diag(*[law.G[j] for j in range(nt)])  # (nt r, nt nx)
-    Sigma = prediction.covariance_matrix
-    SGt = Sigma @ G.T
-    S = G @ SGt + jnp.diag((law.noise**2).ravel())
-    L = _checked_chol(S)
-    K = jax.scipy.linalg.cho_solve((L, True), SGt.T).T  # Sigma G^T S^-1
-    mean = prediction.mean - K @ (G @ prediction.mean - law.b.ravel())
-    cov = Sigma - K @ SGt.T
-    return DenseGaussian(mean, 0.5 * (cov + cov.T))
+        raise ValueError(
+            "prediction must be a DiagonalGaussian, LowRankGaussian, KroneckerGaussian or DenseGaussian, "
+            f"got {type(prediction).__name__}")
+    return diagonal_conditioned(prediction.mean, prediction.variance, law)
 
 
 def hard_projection(prediction: DiagonalGaussian, law: LinearConstraint) -> DiagonalGaussian:

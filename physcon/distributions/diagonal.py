@@ -1,47 +1,14 @@
-"""Gaussian predictions over a discretised field, with covariance kept in structured form.
-
-* :class:`DiagonalGaussian` independent entries (an ANP's output): any shape.
-* :class:`ConditionedGaussian` a diagonal Gaussian conditioned on a few linear
-  observations per block (e.g. one conservation law per time step): the posterior covariance
-  ``D - D G^T S^-1 G D`` is held as ``(D, G, S)``, so mean, variance, samples and densities
-  cost ``O(N r^2)`` and no ``N x N`` matrix is built unless :meth:`covariance` is asked for.
-* :class:`DenseGaussian` a full covariance (GP, ensemble), via its Cholesky factor.
-
-All are ``eqx.Module`` pytrees: they pass through ``jit``/``vmap``/``grad``. Values are
-validated with ``eqx.error_if`` (so the checks also run under ``jit``): non-finite means,
-negative or non-finite variances raise an error that names the argument.
-"""
+"""Diagonal Gaussians, and diagonal Gaussians conditioned on a few linear rows per block."""
 
 from __future__ import annotations
-
-import math
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
-_LOG_2PI = math.log(2.0 * math.pi)
-
-
-def _as_float(x, name):
-    x = jnp.asarray(x)
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        x = x.astype(jnp.result_type(float))
-    return x
-
-
-def _checked_variance(variance, name="variance"):
-    bad = ~jnp.all(jnp.isfinite(variance) & (variance >= 0))
-    return eqx.error_if(variance, bad, f"{name} must be finite and non-negative")
-
-
-def _checked_finite(x, name):
-    return eqx.error_if(x, ~jnp.all(jnp.isfinite(x)), f"{name} must be finite (no NaN/inf)")
-
-
-def _sample_shape(n):
-    return () if n is None else (int(n),)
+from physcon.distributions._common import LOG_2PI as _LOG_2PI
+from physcon.distributions._common import as_float, checked_finite, checked_variance, sample_shape
 
 
 class DiagonalGaussian(eqx.Module):
@@ -52,11 +19,11 @@ class DiagonalGaussian(eqx.Module):
     variance: Float[Array, "*shape"]
 
     def __init__(self, mean: ArrayLike, variance: ArrayLike):
-        mean, variance = _as_float(mean, "mean"), _as_float(variance, "variance")
+        mean, variance = as_float(mean), as_float(variance)
         if mean.shape != variance.shape:
             raise ValueError(f"mean and variance must have the same shape, got {mean.shape} and {variance.shape}")
-        self.mean = _checked_finite(mean, "mean")
-        self.variance = _checked_variance(variance)
+        self.mean = checked_finite(mean, "mean")
+        self.variance = checked_variance(variance)
 
     @property
     def std(self) -> Array:
@@ -73,12 +40,19 @@ class DiagonalGaussian(eqx.Module):
 
     def sample(self, key: PRNGKeyArray, n: int | None = None) -> Array:
         """Samples of shape ``(n, *mean.shape)`` (or ``mean.shape`` if ``n`` is None)."""
-        z = jax.random.normal(key, _sample_shape(n) + self.mean.shape, self.mean.dtype)
+        z = jax.random.normal(key, sample_shape(n) + self.mean.shape, self.mean.dtype)
         return self.mean + self.std * z
 
     def covariance(self) -> Array:
         """Dense ``(N, N)`` covariance of the flattened field (only for small fields)."""
         return jnp.diag(self.variance.ravel())
+
+    def _solve(self, v: Array) -> Array:
+        """``Sigma^-1 v`` for ``v`` of shape ``(..., *mean.shape)``."""
+        return v / self.variance
+
+    def _logdet(self) -> Array:
+        return jnp.sum(jnp.log(self.variance))
 
 
 class ConditionedGaussian(eqx.Module):
@@ -102,6 +76,10 @@ class ConditionedGaussian(eqx.Module):
             S = jnp.einsum("brn,bn,bsn->brs", G, prior_variance, G) + jax.vmap(jnp.diag)(noise)
             chol = jnp.linalg.cholesky(S)
         self.chol = chol
+
+    def _correct(self, v: Array) -> Array:
+        """``D G^T S^-1 v`` per block for ``v`` of shape ``(..., nb, r)``: ``(..., nb, n)``."""
+        return jnp.einsum("bnr,...br->...bn", self._gain(), self._whiten(v))
 
     def _gain(self) -> Array:
         """``B = D G^T L^-T``, shape ``(nb, n, r)``, so the covariance is ``D - B B^T``."""
@@ -128,12 +106,11 @@ class ConditionedGaussian(eqx.Module):
         ``eta ~ N(0, diag(noise))`` and return ``mean + e - D G^T S^-1 (G e + eta)``. With
         zero noise every sample satisfies ``G y = G mean`` exactly (to round-off)."""
         k1, k2 = jax.random.split(key)
-        shape = _sample_shape(n)
+        shape = sample_shape(n)
         e = jnp.sqrt(self.prior_variance) * jax.random.normal(k1, shape + self.mean.shape, self.mean.dtype)
         eta = jnp.sqrt(self.noise) * jax.random.normal(k2, shape + self.noise.shape, self.mean.dtype)
         resid = jnp.einsum("brn,...bn->...br", self.G, e) + eta
-        corr = jnp.einsum("bnr,...br->...bn", self._gain(), self._whiten(resid))
-        return self.mean + e - corr
+        return self.mean + e - self._correct(resid)
 
     def _whiten(self, v):
         """``L^-1 v`` per block, ``v`` of shape ``(..., nb, r)``."""
@@ -152,64 +129,22 @@ class ConditionedGaussian(eqx.Module):
         """Joint log density; needs ``noise > 0`` (with exact constraints the covariance is
         singular). Uses ``Sigma^-1 = D^-1 + G^T N^-1 G`` and
         ``log det Sigma = log det D + log det N - log det S``."""
-        noise = eqx.error_if(
+        r = jnp.asarray(u) - self.mean
+        return -0.5 * (jnp.sum(r * self._solve(r)) + self._logdet() + r.size * _LOG_2PI)
+
+    def _checked_noise(self):
+        return eqx.error_if(
             self.noise, ~jnp.all(self.noise > 0),
             "log_prob needs noise > 0: with an exact constraint (noise 0) the posterior is "
             "singular; use marginal_log_prob",
         )
-        r = jnp.asarray(u) - self.mean
-        Gr = jnp.einsum("brn,bn->br", self.G, r)
-        quad = jnp.sum(r**2 / self.prior_variance) + jnp.sum(Gr**2 / noise)
-        logdet = (jnp.sum(jnp.log(self.prior_variance)) + jnp.sum(jnp.log(noise))
-                  - 2.0 * jnp.sum(jnp.log(jnp.diagonal(self.chol, axis1=1, axis2=2))))
-        return -0.5 * (quad + logdet + r.size * _LOG_2PI)
 
+    def _solve(self, v: Array) -> Array:
+        """``Sigma^-1 v = D^-1 v + G^T N^-1 G v`` (Woodbury) for ``v`` of shape ``(..., nb, n)``."""
+        Gv = jnp.einsum("brn,...bn->...br", self.G, v)
+        return v / self.prior_variance + jnp.einsum("brn,...br->...bn", self.G, Gv / self._checked_noise())
 
-class DenseGaussian(eqx.Module):
-    """``N(mean, covariance)`` with a full ``(N, N)`` covariance over a flat ``(N,)`` mean."""
-
-    mean: Float[Array, " N"]
-    covariance_matrix: Float[Array, "N N"]
-
-    def __init__(self, mean: ArrayLike, covariance: ArrayLike):
-        mean, cov = _as_float(mean, "mean"), _as_float(covariance, "covariance")
-        if mean.ndim != 1 or cov.shape != mean.shape * 2:
-            raise ValueError(f"need mean (N,) and covariance (N, N), got {mean.shape} and {cov.shape}")
-        self.mean = _checked_finite(mean, "mean")
-        cov = _checked_finite(cov, "covariance")
-        self.covariance_matrix = eqx.error_if(
-            cov, ~jnp.all(jnp.diagonal(cov) >= 0), "covariance must have a non-negative diagonal"
-        )
-
-    @property
-    def variance(self) -> Array:
-        return jnp.diagonal(self.covariance_matrix)
-
-    @property
-    def std(self) -> Array:
-        return jnp.sqrt(self.variance)
-
-    def covariance(self) -> Array:
-        return self.covariance_matrix
-
-    def _chol(self, jitter: float = 0.0) -> Array:
-        n = self.mean.shape[0]
-        return jnp.linalg.cholesky(self.covariance_matrix + jitter * jnp.eye(n, dtype=self.mean.dtype))
-
-    def sample(self, key: PRNGKeyArray, n: int | None = None) -> Array:
-        """Samples ``(n, N)``. A singular (e.g. exactly constrained) covariance is factored
-        by a symmetric eigen-decomposition, so samples stay on its range."""
-        w, V = jnp.linalg.eigh(self.covariance_matrix)
-        root = V * jnp.sqrt(jnp.maximum(w, 0.0))
-        z = jax.random.normal(key, _sample_shape(n) + self.mean.shape, self.mean.dtype)
-        return self.mean + z @ root.T
-
-    def marginal_log_prob(self, u: ArrayLike) -> Array:
-        var = self.variance
-        return -0.5 * ((jnp.asarray(u) - self.mean) ** 2 / var + jnp.log(var) + _LOG_2PI)
-
-    def log_prob(self, u: ArrayLike) -> Array:
-        L = self._chol()
-        L = eqx.error_if(L, ~jnp.all(jnp.isfinite(L)), "covariance is not positive definite")
-        z = jax.scipy.linalg.solve_triangular(L, jnp.asarray(u) - self.mean, lower=True)
-        return -0.5 * (z @ z + 2.0 * jnp.sum(jnp.log(jnp.diagonal(L))) + z.size * _LOG_2PI)
+    def _logdet(self) -> Array:
+        """``log det Sigma = log det D + log det N - log det S``."""
+        return (jnp.sum(jnp.log(self.prior_variance)) + jnp.sum(jnp.log(self._checked_noise()))
+                - 2.0 * jnp.sum(jnp.log(jnp.diagonal(self.chol, axis1=1, axis2=2))))
