@@ -22,15 +22,42 @@ def atomic_write(path) -> Iterator[str]:
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    except OSError as err:
+        raise _unwritable(path, err) from err
     os.close(fd)  # the caller reopens it by name (h5py, for one, wants a name, not a descriptor)
     try:
         yield tmp
         os.replace(tmp, path)
+    except Exception as err:
+        cause = _os_error(err)  # writers wrap it (equinox's serialiser: TreePathError)
+        if cause is None:
+            raise
+        raise _unwritable(path, cause) from err
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def _os_error(err: BaseException | None) -> OSError | None:
+    """The first ``OSError`` in the chain of ``err`` (itself, its cause or context)."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, OSError):
+            return err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return None
+
+
+def _unwritable(path, err: OSError) -> OSError:
+    """The error of a failed write, naming the destination (not the temporary file) and saying
+    that an existing file there is untouched (the temporary file is never renamed over it)."""
+    kept = "the existing file is left as it was" if os.path.exists(path) else "nothing was written"
+    message = f"could not write {path}: {err.strerror or err} (disk full, or the folder not writable?); {kept}"
+    return type(err)(err.errno, message) if err.errno is not None else OSError(message)
 
 
 def open_hdf5(path):

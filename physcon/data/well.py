@@ -56,15 +56,21 @@ def _names(names) -> list[str]:
 
 
 def _put(group, name, data, *, sample, time, dims=None, compress=False):
-    kw = {}
+    kw = _checksummed(data)
     if compress and np.ndim(data) >= 3:
-        kw = dict(compression="gzip", compression_opts=4, chunks=(1, *np.shape(data)[1:]))
+        kw.update(compression="gzip", compression_opts=4, chunks=(1, *np.shape(data)[1:]))
     d = group.create_dataset(name, data=data, **kw)
     d.attrs["sample_varying"] = sample
     d.attrs["time_varying"] = time
     if dims is not None:
         d.attrs["dim_varying"] = np.ones(dims, bool)
     return d
+
+
+def _checksummed(data) -> dict:
+    """HDF5's Fletcher-32 checksum on every non-empty array (it needs chunked storage, so not
+    on scalars): a flipped bit then fails the read instead of loading as wrong numbers."""
+    return {"fletcher32": True} if np.ndim(data) >= 1 and np.size(data) > 0 else {}
 
 
 def save(path, ds: Dataset, *, overwrite: bool = False) -> str:
@@ -136,7 +142,7 @@ def _write_wall(g, w: Wall, m: int):
     mask[[0, -1] if w.side == "both" else [0] if w.side == "left" else [-1]] = True
     s.create_dataset("mask", data=mask)
     if w.values is not None:
-        s.create_dataset("values", data=np.asarray(w.values))
+        s.create_dataset("values", data=np.asarray(w.values), **_checksummed(w.values))
 
 
 def _foreign(path, f) -> str:
@@ -219,7 +225,8 @@ def load(path) -> Dataset:
             walls = tuple(_read_wall(s, k) for k, s in f["boundary_conditions"].items())
             a = {k: f.attrs[k] for k in ("physcon_kind", "physcon_version", "physcon_seed", "physcon_settings")}
         except (OSError, KeyError) as err:
-            raise ValueError(f"{path}: could not read the data (truncated or incomplete?): {err}") from err
+            raise ValueError(f"{path}: could not read the data (truncated, incomplete, or corrupt: "
+                             f"a checksum failed?): {err}") from err
     try:
         settings = json.loads(a["physcon_settings"])
     except (TypeError, ValueError) as err:

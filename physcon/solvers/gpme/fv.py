@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 
 import equinox as eqx
+import equinox.internal as eqxi
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -111,14 +112,15 @@ class Simulation(eqx.Module):
             accumulated by the scheme, shape ``(nt,)``. ``dx * u.sum(-1) - dx * u[0].sum()``
             equals it to round-off.
         dt: the largest step taken (``max diff(t) / substeps``).
-        substeps: Euler steps per output interval.
+        substeps: Euler steps per output interval; ``None`` when the count was chosen at
+            run time (traced ``t`` or parameters), interval by interval.
     """
 
     t: Float[Array, " nt"]
     u: Float[Array, "nt nx"]
     inflow: Float[Array, " nt"]
     dt: Float[Array, ""]
-    substeps: int = eqx.field(static=True)
+    substeps: int | None = eqx.field(static=True)
 
 
 def float_dtype(*xs):
@@ -169,18 +171,27 @@ def stable_substeps(
 
     ``problem`` may hold a batch of parameter values (e.g. ``Stefan(u_star=array)``): the
     most restrictive one sets the count, so one static value serves a whole ``vmap``.
+    Raises ``ValueError`` for traced ``t`` or parameters (inside ``jit``/``vmap``/``grad``:
+    :func:`simulate` then picks the count per interval at run time by itself).
     """
+    count = _concrete_substeps(problem, grid, t, cfl, boundary_order)
+    if count is None:
+        raise ValueError(
+            "stable_substeps needs concrete t and problem parameters (it returns a Python int); "
+            "inside jit/vmap/grad call simulate/solve without substeps= instead"
+        )
+    return count
+
+
+def _concrete_substeps(problem, grid, t, cfl, boundary_order) -> int | None:
+    """:func:`stable_substeps`, or ``None`` when ``t`` or the parameters are traced."""
     if not 0.0 < cfl <= 1.0:
         raise ValueError(f"cfl must be in (0, 1], got {cfl}")
     try:
         t_np = np.asarray(t, dtype=np.float64)
         dt_max = float(np.asarray(stable_dt(problem, grid, t_np[-1], boundary_order)).min())
-    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError) as err:
-        raise ValueError(
-            "substeps cannot be chosen from traced t or problem parameters (inside jit/vmap/"
-            "grad): pass substeps=... (a Python int, e.g. from physcon.gpme.stable_substeps "
-            "called on concrete values outside the transform)"
-        ) from err
+    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
+        return None
     if t_np.size < 2:
         return 1
     steps = np.diff(t_np)
@@ -200,6 +211,7 @@ def simulate(
     cfl: float = 0.9,
     boundary_order: int = 2,
     compensated: bool | None = None,
+    max_substeps: int = 100_000,
 ) -> Simulation:
     """Integrate ``problem`` on the cell ``grid`` and return the state at the times ``t``.
 
@@ -215,8 +227,12 @@ def simulate(
         u0: initial cell values at ``t[0]``, shape ``(nx,)`` (or ``(batch, nx)`` for a batched
             problem); default ``problem.initial(x)``.
         substeps: forward-Euler steps per output interval (a static int). Default: the
-            fewest with ``dt <= cfl * stable_dt`` (needs concrete ``t`` and parameters; under
-            ``jit``/``vmap``/``grad`` pass it explicitly).
+            fewest with ``dt <= cfl * stable_dt``, chosen here from concrete ``t`` and
+            parameters. Under ``jit``/``vmap``/``grad`` (traced ``t`` or parameters) the same
+            rule runs at run time, interval by interval, in a bounded while loop whose
+            reverse pass is checkpointed (binomial, as diffrax's ``RecursiveCheckpointAdjoint``):
+            ``grad`` stores ``O(log max_substeps)`` states per interval. Forward-mode
+            (``jvp``/``jacfwd``) needs a static ``substeps``.
         cfl: safety factor on the stable step when ``substeps`` is chosen here.
         boundary_order: 1 or 2, order of the one-sided derivative at Dirichlet walls.
         compensated: accumulate ``u`` and the inflow with Kahan-compensated sums. Explicit
@@ -225,11 +241,14 @@ def simulate(
             and conserves mass to 2.6e-5 (relative), against 3e-6 and 8e-8 compensated
             (porous medium m = 3, 5e5 steps: 1e-2 plain, 2e-6 compensated); costs ~2x. Default: on below float64, off in float64
             (where plain sums already balance to ~1e-15 and the extra work buys nothing).
+        max_substeps: bound on the Euler steps of one output interval when their count is
+            chosen at run time (traced inputs, no ``substeps``); exceeding it is an error
+            (``eqx.error_if``) asking for more output times or a larger bound.
 
     Raises:
         ValueError: (eagerly) bad shapes, grid/domain mismatch, bad ``substeps``/
-            ``boundary_order``/``cfl``, non-increasing ``t`` when ``substeps`` is chosen here,
-            ``substeps`` not given under a transform.
+            ``boundary_order``/``cfl``/``max_substeps``, non-increasing ``t`` when
+            ``substeps`` is chosen here.
         RuntimeError: from ``eqx.error_if`` at run time, also under jit (eagerly
             ``equinox.EquinoxRuntimeError``, under ``jax.jit`` ``jax.errors.JaxRuntimeError``,
             both carrying the message): invalid physical parameters, NaN/inf in ``u0`` or
@@ -259,15 +278,25 @@ def simulate(
     u0 = u0.astype(dtype)
     _check_inputs(grid, t, u0, batch)
     if substeps is None:
-        substeps = stable_substeps(problem, grid, t, cfl, boundary_order)
-    if isinstance(substeps, bool) or int(substeps) != substeps or substeps < 1:
+        substeps = _concrete_substeps(problem, grid, t, cfl, boundary_order)
+    if substeps is not None and (isinstance(substeps, bool) or int(substeps) != substeps or substeps < 1):
         raise ValueError(f"substeps must be a positive int, got {substeps!r}")
-    substeps = int(substeps)
+    if isinstance(max_substeps, bool) or int(max_substeps) != max_substeps or max_substeps < 1:
+        raise ValueError(f"max_substeps must be a positive int, got {max_substeps!r}")
+    limit = problem.stable_dt(grid.dx, t[-1], boundary_order)
+    # traced inputs: each interval takes the fewest steps with dt <= cfl * limit (as above)
+    count = int(substeps) if substeps is not None else _run_time_count(cfl * jnp.min(limit))
 
     if t.shape[0] > 1:
         steps = jnp.diff(t)
-        dt_max = steps.max() / substeps
+        dt_max = jnp.max(steps / count(steps) if callable(count) else steps / count)
         t = eqx.error_if(t, ~jnp.all(steps > 0), "t must be strictly increasing")
+        if callable(count):
+            t = eqx.error_if(
+                t, jnp.any(count(steps) > max_substeps),
+                f"an output interval needs more than max_substeps={max_substeps} stable Euler "
+                "steps: pass more output times t or a larger max_substeps",
+            )
     else:
         dt_max = jnp.zeros((), dtype)
     # parameters first: a bad parameter also spoils the default u0, and should be named
@@ -280,7 +309,6 @@ def simulate(
             u0 = eqx.error_if(
                 u0, ~jnp.all(jnp.isfinite(g)), f"{side} boundary value must be finite (no NaN/inf)"
             )
-    limit = problem.stable_dt(grid.dx, t[-1], boundary_order)
     u0 = eqx.error_if(
         u0,
         jnp.any(dt_max > limit * (1 + 1e-6)),
@@ -290,10 +318,10 @@ def simulate(
     fluxes = lambda u, s: problem.face_fluxes(u, s, grid.dx, boundary_order).astype(dtype)
     if compensated is None:
         compensated = jnp.finfo(dtype).bits < 64
-    u, inflow = _run(fluxes, u0, t, substeps, grid.dx, bool(compensated))
+    u, inflow = _run(fluxes, u0, t, count, grid.dx, bool(compensated), int(max_substeps))
     if batch:  # (nt, nx, batch) -> (batch, nt, nx), as vmap would return
         u, inflow = jnp.moveaxis(u, -1, 0), jnp.moveaxis(inflow, -1, 0)
-    return Simulation(t=t, u=u, inflow=inflow, dt=dt_max, substeps=substeps)
+    return Simulation(t=t, u=u, inflow=inflow, dt=dt_max, substeps=None if callable(count) else count)
 
 
 def solve(problem, grid: Grid1D, t, **kwargs) -> Float[Array, "nt nx"]:
@@ -301,7 +329,17 @@ def solve(problem, grid: Grid1D, t, **kwargs) -> Float[Array, "nt nx"]:
     return simulate(problem, grid, t, **kwargs).u
 
 
-def _run(fluxes, u0, t, substeps: int, dx: float, compensated: bool):
+def _run_time_count(dt_cap):
+    """Steps per interval of length ``span`` with ``dt <= dt_cap``, at run time (int32)."""
+
+    def count(span):
+        return jnp.maximum(jnp.ceil(span / dt_cap - 1e-9), 1).astype(jnp.int32)
+
+    return count
+
+
+def _run(fluxes, u0, t, substeps, dx: float, compensated: bool, max_substeps: int):
+    """``substeps``: a static int, or a function ``span -> int32 count`` (traced inputs)."""
     zero = jnp.zeros(u0.shape[1:], u0.dtype)  # the inflow: one per problem of a batch
 
     # With compensation each sum is carried as a stacked (value, lost low bits) pair: one
@@ -319,18 +357,32 @@ def _run(fluxes, u0, t, substeps: int, dx: float, compensated: bool):
     def start(x):
         return jnp.stack([x, jnp.zeros_like(x)]) if compensated else x
 
-    @jax.checkpoint  # reverse mode stores one state per output time, recomputes the substeps
-    def interval(carry, bounds):
-        t0, t1 = bounds
-        dt = (t1 - t0) / substeps
-
+    def stepper(t0, dt):
         def euler(i, c):
             u, q = c
             f = fluxes(value(u), t0 + i * dt)
             return add(u, -(dt / dx) * (f[1:] - f[:-1])), add(q, dt * (f[0] - f[-1]))
 
-        carry = jax.lax.fori_loop(0, substeps, euler, carry)
+        return euler
+
+    @jax.checkpoint  # reverse mode stores one state per output time, recomputes the substeps
+    def interval(carry, bounds):
+        t0, t1 = bounds
+        carry = jax.lax.fori_loop(0, substeps, stepper(t0, (t1 - t0) / substeps), carry)
         return carry, (value(carry[0]), value(carry[1]))
+
+    def traced_interval(carry, bounds):
+        t0, t1 = bounds
+        n = substeps(t1 - t0)
+        euler = stepper(t0, (t1 - t0) / n.astype(t.dtype))
+        _, *carry = eqxi.while_loop(
+            lambda c: c[0] < n, lambda c: (c[0] + 1, *euler(c[0], c[1:])), (jnp.zeros((), jnp.int32), *carry),
+            max_steps=max_substeps, kind="checkpointed",
+        )
+        return tuple(carry), (value(carry[0]), value(carry[1]))
+
+    if callable(substeps):
+        interval = traced_interval
 
     if t.shape[0] == 1:
         return u0[None], zero[None]

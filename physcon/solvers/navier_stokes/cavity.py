@@ -297,7 +297,12 @@ def cavity_steady_state(
         reynolds: Reynolds number ``Re = U L / nu`` (concrete, > 0).
         n: nodes per side, walls included (``h = 1/(n-1)``).
         tol: stop when the residual ``max|w(t + T) - w(t)| / T`` over a check interval ``T``
-            (the sup norm of ``dw/dt``, units ``U^2/L^2``) drops below ``tol``.
+            (the sup norm of ``dw/dt``, units ``U^2/L^2``) drops below
+            ``max(tol, 4 eps max|w| / T)``, ``eps`` the dtype's resolution: below that floor
+            the residual is rounding noise (a float32 march stalls at 1-2 ulps of ``max|w|``
+            per check, ~2e-6..9e-6 at the defaults), so the default call converges in any
+            dtype; in float64 the floor (~1e-13) never binds. ``info["tol"]`` reports the
+            tolerance that applied.
         dt: time step (default :func:`cavity_stable_dt` ``(n, Re)``).
         max_time: give up (``RuntimeError``) if not converged by this time.
         check_every: steps per residual check (default ``~0.5 / dt``, half a time unit).
@@ -320,18 +325,23 @@ def cavity_steady_state(
     flow = LidDrivenCavity(reynolds=reynolds)
     w0, _ = _prepare(flow, jnp.zeros((n, n), dtype), n, dt)
     max_chunks = math.ceil(max_time / (dt * check_every))
-    w, k, res = _march_steady(flow, w0[1:-1, 1:-1], jnp.asarray(dt, dtype), check_every, max_chunks, tol)
-    res = float(res)
-    if not res < tol:
+    w, k, res, tol_used = _march_steady(
+        flow, w0[1:-1, 1:-1], jnp.asarray(dt, dtype), check_every, max_chunks, tol
+    )
+    res, tol_used = float(res), float(tol_used)
+    if not res < tol_used:
         raise RuntimeError(
-            f"cavity_steady_state did not converge: residual {res:.3g} >= tol {tol:g} at t = "
-            f"{float(k) * dt:.4g} (max_time = {max_time}); raise max_time or tol, or check dt"
+            f"cavity_steady_state did not converge: residual {res:.3g} >= tol {tol_used:.3g} "
+            f"(tol = {tol:g}, or the {jnp.dtype(dtype).name} round-off floor 4 eps max|w| / T if "
+            f"larger) at t = {float(k) * dt:.4g} (max_time = {max_time}); raise max_time or tol, "
+            "or check dt"
         )
     full = cavity_vorticity(flow, w, 0.0)
     psi, u, v = cavity_fields(full, 1.0)
     x, y = cavity_grid(n, dtype)
     if full_output:
-        return x, y, u, v, {"time": float(k) * dt, "steps": int(k), "residual": res, "psi": psi, "w": full}
+        info = {"time": float(k) * dt, "steps": int(k), "residual": res, "tol": tol_used, "psi": psi, "w": full}
+        return x, y, u, v, info
     return x, y, u, v
 
 
@@ -339,16 +349,20 @@ def cavity_steady_state(
 def _march_steady(flow, w, dt, every, max_chunks, tol):
     step = cavity_make_step(flow, dt)
 
+    eps = jnp.finfo(w.dtype).eps
+
     def cond(state):
-        _, _, res, i = state
-        return ~(res < tol) & (i < max_chunks) & ((i == 0) | jnp.isfinite(res))
+        _, _, res, tol_used, i = state
+        return ~(res < tol_used) & (i < max_chunks) & ((i == 0) | jnp.isfinite(res))
 
     def body(state):
-        w, k, _, i = state
+        w, k, _, _, i = state
         w_new = jax.lax.fori_loop(0, every, lambda j, s: step(s, (k + j) * dt), w)
         res = jnp.max(jnp.abs(w_new - w)) / (every * dt)
-        return w_new, k + every, res, i + 1
+        floor = 4 * eps * jnp.max(jnp.abs(w_new)) / (every * dt)
+        return w_new, k + every, res, jnp.maximum(tol, floor).astype(w.dtype), i + 1
 
-    init = (w, jnp.zeros((), jnp.int32), jnp.asarray(jnp.inf, w.dtype), jnp.zeros((), jnp.int32))
-    w, k, res, _ = jax.lax.while_loop(cond, body, init)
-    return w, k, res
+    inf = jnp.asarray(jnp.inf, w.dtype)
+    init = (w, jnp.zeros((), jnp.int32), inf, inf, jnp.zeros((), jnp.int32))
+    w, k, res, tol_used, _ = jax.lax.while_loop(cond, body, init)
+    return w, k, res, tol_used

@@ -289,16 +289,44 @@ def test_grid_must_match_problem(x64):
         G.solve(G.Stefan(0.6), (0.0, 1.0, 16), t)
 
 
-def test_substeps_must_be_given_under_transforms(x64):
+def test_transforms_without_substeps_match_the_static_count(x64):
+    # traced k or t: the step count is chosen at run time by the same rule, so the result is
+    # the eager one to round-off (and jit/vmap/grad need no substeps=)
     g = _sin_grid(8)
     t = jnp.linspace(0.0, 0.1, 3)
     ks = jnp.asarray([1.0, 2.0])
-    with pytest.raises(ValueError, match=r"pass substeps=\.\.\."):
-        jax.vmap(lambda k: G.solve(G.Diffusion(k=k), g, t))(ks)
-    with pytest.raises(ValueError, match=r"pass substeps=\.\.\."):
-        jax.jit(lambda tt: G.solve(G.Diffusion(1.0), g, tt))(t)
-    with pytest.raises(ValueError, match=r"pass substeps=\.\.\."):
-        jax.grad(lambda k: G.solve(G.Diffusion(k=k), g, t).sum())(1.0)
+    eager = np.stack([G.solve(G.Diffusion(k=float(k)), g, t) for k in ks])
+    np.testing.assert_allclose(jax.vmap(lambda k: G.solve(G.Diffusion(k=k), g, t))(ks), eager, atol=1e-14)
+    sim = jax.jit(lambda tt: G.simulate(G.Diffusion(1.0), g, tt))(t)
+    assert sim.substeps is None
+    np.testing.assert_allclose(sim.u, eager[0], atol=1e-14)
+    np.testing.assert_allclose(sim.dt, G.simulate(G.Diffusion(1.0), g, t).dt, rtol=1e-14)
+    with pytest.raises(ValueError, match="stable_substeps needs concrete t"):
+        jax.jit(lambda tt: G.stable_substeps(G.Diffusion(1.0), g, tt))(t)
+
+
+def test_grad_without_substeps_matches_finite_differences(x64):
+    # the call: grad through the plain solve, here under jit with traced k and t
+    g, t, h = _sin_grid(8), jnp.linspace(0.0, 0.02, 3), 1e-6
+
+    def energy(k, tt):
+        return (G.solve(G.Diffusion(k=k), g, tt)[-1] ** 2).sum()
+
+    fd = (energy(2.0 + h, t) - energy(2.0 - h, t)) / (2 * h)
+    np.testing.assert_allclose(jax.jit(jax.grad(energy))(2.0, t), fd, rtol=1e-6)
+
+
+def test_max_substeps_bounds_the_run_time_count(x64):
+    g = _sin_grid(32)
+    t = jnp.linspace(0.0, 0.1, 3)
+    need = G.stable_substeps(G.Diffusion(1.0), g, t)
+    assert need > 1
+    ok = jax.jit(lambda k: G.solve(G.Diffusion(k=k), g, t, max_substeps=need))(1.0)
+    np.testing.assert_allclose(ok, G.solve(G.Diffusion(1.0), g, t), atol=1e-14)
+    with pytest.raises(RUNTIME_ERRORS, match="max_substeps"):
+        jax.jit(lambda k: G.solve(G.Diffusion(k=k), g, t, max_substeps=need - 1))(1.0).block_until_ready()
+    with pytest.raises(ValueError, match="max_substeps must be a positive int"):
+        G.solve(G.Diffusion(1.0), g, t, max_substeps=0)
 
 
 def test_other_argument_checks(x64):

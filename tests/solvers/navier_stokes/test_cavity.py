@@ -172,6 +172,19 @@ def test_steady_state_matches_ghia_centrelines(steady):
     assert dv.max() / np.abs(ref_v).max() < 0.03
 
 
+def test_default_float32_call_converges_and_matches_float64(steady, x32):
+    # the defaults (Re = 100, n = 65, float32): the march stalls at float32 round-off (residual
+    # ~2e-6..9e-6) above tol = 1e-6, so the dtype's floor 4 eps max|w| / T applies (~3e-5)
+    x, y, u, v, info = cav.cavity_steady_state(full_output=True)
+    assert u.dtype == jnp.float32 and info["residual"] < info["tol"] < 1e-4
+    # same state as float64 to float32's resolution (measured max |du| 4.1e-6, |dv| 3.7e-6)
+    assert np.abs(np.asarray(u) - steady["u"]).max() < 2e-5
+    assert np.abs(np.asarray(v) - steady["v"]).max() < 2e-5
+    # hence the same Ghia centreline errors as float64 (those are discretisation errors, ~1e-3)
+    sol = {"x": np.asarray(x), "u": np.asarray(u), "v": np.asarray(v)}
+    np.testing.assert_allclose(centreline_extrema(sol), centreline_extrema(steady), atol=2e-5)
+
+
 def test_steady_state_extrema_converge_to_the_grid_converged_values(steady_states):
     err = {n: np.abs(centreline_extrema(sol) / np.array(CONVERGED_EXTREMA) - 1) for n, sol in steady_states.items()}
     assert err[65].max() < 0.02, err  # measured 1.1%, 1.5%, 1.5% on 65^2 (4.6%, 6.3%, 6.1% on 33^2)
