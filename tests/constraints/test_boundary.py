@@ -328,3 +328,29 @@ def test_singular_or_non_finite_wall_block_is_an_error(rcond):
                 call(boon, a)
     # the healthy layer passes (the checks do not fire on a well-posed block)
     assert bool(jnp.all(jnp.isfinite(BOON(fno, left=pc.Dirichlet(0.0), right=pc.Dirichlet(0.0), rcond=rcond)(a))))
+
+
+def test_lift_is_exact_and_smooth_at_two_resolutions(x64):
+    """``lift=ell`` (the output's T1, so tested on the output-only BOON): the own stencils hold to round-off at n and 2n - 1 (the two walls'
+    corrections solved jointly, also beside a Dirichlet or Robin wall), and an independent
+    stencil sees the same derivative up to the profile's truncation error (it does not with the
+    stencil solve, which bends the wall node)."""
+    fno = f64(FNO(1, 1, 1, 4, 8, grid=True, key=jax.random.PRNGKey(0)))
+    neu = (pc.Neumann(0.0, order=5), pc.Neumann(heater, order=5))
+    cases = [(neu, "exact", False),
+             ((pc.Dirichlet(0.2), pc.Neumann(1.0, order=4)), "exact", False),
+             ((pc.Robin(0.3, a=1.0, b=0.5, order=3), pc.Neumann(0.0)), "exact", False)]
+    for (left, right), mode, per_layer in cases:
+        for n in (33, 65):
+            x = jnp.linspace(0.0, 1.0, n)
+            a = jnp.cos(2.7 * jnp.pi * x)[None]
+            u = BOON(fno, left=left, right=right, mode=mode, per_layer=per_layer, lift=0.15)(a, 0.5)[0]
+            own = pc.metrics.boundary_error(u, np.asarray(x), left, right, t=0.5)
+            assert max(float(v) for v in own.values()) < 1e-12, (left, right, n, own)
+            if isinstance(left, pc.Neumann):
+                other = pc.metrics.boundary_error(u, np.asarray(x), left, right, t=0.5, order=4)
+                bent = BOON(fno, left=left, right=right, mode=mode, per_layer=per_layer)(a, 0.5)[0]
+                other_bent = pc.metrics.boundary_error(bent, np.asarray(x), left, right, t=0.5, order=4)
+                assert float(other["right"]) < 0.1 * float(other_bent["right"]) and float(other["right"]) < 0.05
+    with pytest.raises(ValueError, match="lift must be"):
+        BOON(fno, left=pc.Neumann(0.0), right=pc.Neumann(0.0), lift=-1.0)
