@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -156,14 +157,28 @@ def _damped_inverse(a, rcond):
     return jax.scipy.linalg.solve_triangular(r, qt, lower=False)
 
 
+def _checked(x, a, rcond):
+    """``x`` unchanged, or an error (``eqx.error_if``, eagerly and under ``jit``) naming the wall
+    block: ``A_BB`` non-finite (NaN/inf spectral weights), or its inverse non-finite or of
+    gain ``||X||_F ||A_BB||_F > 1 / eps`` (``A_BB`` singular to working precision)."""
+    fro = lambda m: jnp.sqrt(jnp.sum(jnp.real(m * jnp.conj(m)), axis=(-2, -1)))  # noqa: E731
+    x = eqx.error_if(x, ~jnp.all(jnp.isfinite(a)),
+                     "BOON exact mode: the wall block A_BB is not finite (NaN/inf in the spectral weights)")
+    eps = jnp.finfo(jnp.real(a).dtype).eps
+    singular = ~jnp.all(jnp.isfinite(x)) | jnp.any(fro(x) * fro(a) > 1 / eps)
+    hint = "use rcond > 0 (the damped elimination)" if not rcond else "the layer's wall response vanishes"
+    return eqx.error_if(x, singular, f"BOON exact mode: the wall block A_BB is singular to working precision; {hint}")
+
+
 def _factor(conv, grid, rows, dtype, rcond=0.0):
     """``(X, A)``: ``X = A_BB^{-1}`` and ``A = None`` when ``rcond == 0`` (exact elimination), else
     the damped inverse of :func:`_damped_inverse` and ``A = A_BB`` (one small matrix per kept
-    mode). Independent of the sample, so under ``jax.vmap`` it is computed once per batch."""
+    mode). Independent of the sample, so under ``jax.vmap`` it is computed once per batch.
+    A non-finite or singular ``A_BB`` is an error (:func:`_checked`)."""
     a = _transfer(conv, grid, rows, dtype)
     if not rcond:
-        return _inverse(a), None
-    return _damped_inverse(a, rcond), a
+        return _checked(_inverse(a), a, rcond), None
+    return _checked(_damped_inverse(a, rcond), a, rcond), a
 
 
 def conditioning(conv, grid, rows, dtype, rcond=0.0) -> dict:

@@ -76,7 +76,7 @@ from physcon.bc import Dirichlet, Neumann, Periodic, Robin, check_pair
 from physcon.constraints._elimination import (_corrected_conv, _corrected_input, _factor, conditioning, decouple,
                                               transpose_xy)
 from physcon.constraints._faithful import _faithful_branch, _mollify
-from physcon.constraints._walls import _pad_walls, _swap, _walls, enforce, impose
+from physcon.constraints._walls import _pad_walls, _swap, _walls, check_corners, enforce, impose
 from physcon.models.fno import FNO
 
 __all__ = ["BOON", "boon_conditioning", "decouple", "enforce"]
@@ -123,7 +123,9 @@ class BOON(eqx.Module):
             or ``"y"`` (imposed last, so its conditions hold on their whole lines). ``None``
             (default): ``"y"`` in faithful mode (the published 3-D code overwrites the y walls
             after the x walls, in every branch and on the output), ``"x"`` in exact mode (its
-            behaviour before the option existed). Without y walls it has no effect.
+            behaviour before the option existed). Without y walls it has no effect. With
+            ``None``, Dirichlet x- and y-wall values that disagree at a corner are an error
+            (``eqx.error_if``, also under ``jit``): pass ``"x"`` or ``"y"`` to say which wins.
         rcond: exact mode only (ignored by ``"faithful"``): the relative Tikhonov cutoff of the
             wall elimination, a float in ``[0, 1)``; ``None`` or ``0`` inverts ``A_BB`` exactly
             (wall outputs decoupled from interior inputs to round-off, but ill conditioned);
@@ -160,12 +162,14 @@ class BOON(eqx.Module):
     top: Dirichlet | Neumann | Robin | Periodic | None = None
     domain_y: tuple[float, float] = eqx.field(static=True, default=(0.0, 1.0))
     corners: str = eqx.field(static=True, default="x")
+    corners_given: bool = eqx.field(static=True, default=False)
     rcond: float = eqx.field(static=True, default=DEFAULT_RCOND)
+    lift: float | None = eqx.field(static=True, default=None)
 
     def __init__(self, fno: FNO, *, left, right, mode: Literal["exact", "faithful"] = "exact",
                  per_layer: bool = True, domain: Sequence[float] = (0.0, 1.0), bottom=None, top=None,
                  domain_y: Sequence[float] = (0.0, 1.0), corners: Literal["x", "y"] | None = None,
-                 rcond: float | None = DEFAULT_RCOND):
+                 rcond: float | None = DEFAULT_RCOND, lift: float | None = None):
         if not isinstance(fno, FNO):
             raise ValueError(f"fno must be a physcon.models.FNO, got {type(fno).__name__}")
         check_pair(left, right)
@@ -194,10 +198,15 @@ class BOON(eqx.Module):
             raise ValueError(f"corners must be one of {_CORNERS} or None, got {corners!r}")
         self.bottom, self.top, self.domain_y = bottom, top, domain_y
         self.corners = corners if corners is not None else ("y" if mode == "faithful" else "x")
+        self.corners_given = corners is not None
         rc = 0.0 if rcond is None else rcond
         if isinstance(rc, bool) or not isinstance(rc, (int, float)) or not (0.0 <= rc < 1.0):
             raise ValueError(f"rcond must be a float in [0, 1) or None (the exact inverse), got {rcond!r}")
         self.rcond = float(rc)
+        if lift is not None and (isinstance(lift, bool) or not isinstance(lift, (int, float))
+                                 or not (np.isfinite(lift) and lift > 0)):
+            raise ValueError(f"lift must be None or a positive finite length (units of x), got {lift!r}")
+        self.lift = None if lift is None else float(lift)
 
     def __call__(self, a: Float[Array, "in_channels *grid"], t: ArrayLike | None = None, *,
                  left: ArrayLike | None = None, right: ArrayLike | None = None,
@@ -217,6 +226,9 @@ class BOON(eqx.Module):
         if grid[0] < 3:
             raise ValueError(f"BOON needs at least 3 nodes along axis 0, got {grid[0]}")
         walls = _walls(self.left, self.right, grid[0], self.domain, (left, right), t, grid[1:], a.dtype)
+        # the output's T1; hidden layers always solve the stencil for the wall node
+        out_walls = walls if self.lift is None else _walls(self.left, self.right, grid[0], self.domain, (left, right),
+                                                           t, grid[1:], a.dtype, lift=self.lift)
         pads = fno.pad_sizes(grid)
         grid_p = tuple(n + p for n, p in zip(grid, pads))
         hidden = _pad_walls(walls, pads)
@@ -224,13 +236,16 @@ class BOON(eqx.Module):
         if self.bottom is None:
             if bottom is not None or top is not None:
                 raise ValueError("bottom/top values given, but this BOON has no y-wall conditions")
-            walls_y = hidden_y = None
+            walls_y = hidden_y = out_walls_y = None
         else:
             if grid[1] < 3:
                 raise ValueError(f"BOON needs at least 3 nodes along axis 1 for y walls, got {grid[1]}")
             walls_y = _walls(self.bottom, self.top, grid[1], self.domain_y, (bottom, top), t,
                              (grid[0],) + grid[2:], a.dtype, names=("bottom", "top"))
             hidden_y = _pad_walls(walls_y, (pads[1], pads[0]) + tuple(pads[2:]))
+            out_walls_y = walls_y if self.lift is None else _walls(
+                self.bottom, self.top, grid[1], self.domain_y, (bottom, top), t, (grid[0],) + grid[2:], a.dtype,
+                names=("bottom", "top"), lift=self.lift)
         kind_y = None if self.bottom is None else _kind(self.bottom)
 
         corners = self.corners
@@ -298,7 +313,9 @@ class BOON(eqx.Module):
             v = layer(v)
             if j < len(fno.projection) - 1:
                 v = act(v, proj_mask)
-        v = impose(v, walls, walls_y, corners)
+        v = impose(v, out_walls, out_walls_y, corners)
+        if walls_y is not None and not self.corners_given:
+            v = check_corners(walls, walls_y, v)
         if self.mode == "faithful" and self.per_layer and kind == "dirichlet" and fno.n_dim == 2:
             v = enforce(_mollify(v, grid[0]), walls)
         return v

@@ -52,6 +52,7 @@ from physcon.data import operator as od
 from physcon.bc import Neumann, Periodic
 from physcon.constraints import BOON
 from physcon.experiments import boon_report
+from physcon.experiments._boon_data import COARSE_OK, coarsen, generate  # noqa: F401 (public here)
 from physcon.models import FNO
 from physcon.train import fit
 
@@ -84,8 +85,10 @@ class Setting:
             measured against faithful in docs/boon.md).
         ablation: also train ``BOON-output`` (``per_layer=False``).
         compare_modes: also train BOON in the other mode (``BOON-faithful`` or ``BOON-exact``).
-        superres: also evaluate zero-shot on ``2 nx - 1`` nodes (half the spacing).
-        deriv_order: order of the independent one-sided stencil of the Neumann metric.
+        superres: also evaluate zero-shot on ``2 nx - 1`` nodes (half the spacing) and, for
+            :data:`COARSE_OK` problems, on ``(nx + 1) // 2`` nodes (about twice the spacing).
+        deriv_order: order of the independent one-sided stencil of the Neumann metric (must
+            differ from the order BOON enforces, 5 for heat: 4 by default).
         dtype: training precision (evaluation is always float64).
     """
 
@@ -128,40 +131,7 @@ QUICK = Setting(multi=("stokes",), quick=True, n_train=200, n_test=50, epochs=50
                 width_multi=16, compare_modes=True, log_every=10)
 
 
-# --- data ------------------------------------------------------------------------------------
-def _fine(nx: int) -> int:
-    """Nodes of the grid with half the spacing (walls kept; periodic: the same rule)."""
-    return 2 * nx - 1
-
-
-def generate(problem: str, n: int, *, multi_step: bool, quick: bool, nx: int | None = None, seed: int = 0,
-             fine: bool = False) -> dict:
-    """``n`` samples from :func:`physcon.data.operator.boon_dataset` in float64 NumPy:
-    ``{"x": (nx,), "t": (nt,), "a": (n, nx), "u": (n, nt, nx), "left", "right": (n, nt) | None}``
-    (the walls' prescribed values, :func:`physcon.data.operator.boundary_values`). With
-    ``fine=True`` the same samples on ``2 nx - 1`` nodes, solved on the same fine grid where the
-    preset's ``refine`` is even."""
-    sizes = od.BOON_PROBLEMS[problem].sizes(multi_step, quick)
-    nx = nx or sizes.nx
-    refine = sizes.refine
-    if fine:
-        nx, refine = _fine(nx), max(1, refine // 2)
-    with jax.enable_x64(True):
-        ds = od.boon_dataset(problem, multi_step=multi_step, n=n, seed=seed, nx=nx, quick=quick, refine=refine,
-                             dtype=jnp.float64)
-        lv, rv = od.boundary_values(problem, ds)
-        out = {k: np.asarray(getattr(ds, k), np.float64) for k in ("x", "t", "a", "u")}
-        out["left"], out["right"] = (None if v is None else np.asarray(v, np.float64) for v in (lv, rv))
-    return out
-
-
-def coarsen(ds: dict) -> dict:
-    """Every second node of a data set on ``2 nx - 1`` nodes: the set on ``nx`` nodes (the walls
-    and, for Dirichlet data, their values are unchanged). Equal to :func:`generate` on ``nx``
-    nodes whenever both solve on the same fine grid (an even preset ``refine``, or Stokes)."""
-    return {k: (v if k in ("t", "left", "right") or v is None else v[..., ::2]) for k, v in ds.items()}
-
-
+# --- data (physcon.experiments._boon_data) ----------------------------------------------------
 def model_inputs(ds: dict, problem: str, multi_step: bool, dtype) -> dict:
     """The arrays ``fit`` sees: ``a``, ``u`` channel-first ``(n, 1, nx[, nt])`` (multi-step:
     ``u0`` repeated along t) and, for oracle Dirichlet walls, ``left``/``right`` ``(n[, nt])``."""
@@ -261,6 +231,9 @@ def boundary(u: np.ndarray, ds: dict, problem: str, order: int) -> dict:
     """Boundary errors of fields ``u (n, nt, nx)`` against the walls' prescribed values in
     ``ds``: ``{metric: (n,)}``, each the per-sample mean over the output times."""
     left, right = od.boundary_conditions(problem)
+    if isinstance(left, Neumann) and order in (left.order, right.order):
+        raise ValueError(f"deriv_order={order} is the order BOON enforces ({left.order}, {right.order}); "
+                         "the independent stencil must differ")
     periodic = isinstance(left, Periodic)
     kind = "value" if problem in ORACLE else "derivative"
     orders = [("", None)] + ([("_indep", order)] if isinstance(left, Neumann) else [])
@@ -343,9 +316,13 @@ def run_case(problem: str, multi_step: bool, setting: Setting = QUICK, *, seed: 
         ds = generate(problem, n, **gen)
     train_ds, test_ds = _take(ds, slice(0, n_train)), _take(ds, slice(n - n_test, n))
     fine = None if fine is None else _take(fine, slice(n - n_test, n))
+    coarse = None
+    if setting.superres and problem in COARSE_OK:
+        coarse = _take(generate(problem, n, coarse=True, **gen), slice(n - n_test, n))
     spe = n_train // setting.batch_size
     res = {"problem": problem, "multi_step": multi_step, "nx": int(ds["x"].size), "nt": int(ds["t"].size),
-           "nx_2x": int(fine["x"].size) if fine else None, "n_train": n_train, "n_test": n_test,
+           "nx_2x": int(fine["x"].size) if fine else None,
+           "nx_half": int(coarse["x"].size) if coarse else None, "n_train": n_train, "n_test": n_test,
            "epochs": sz["epochs"], "step_size": sz["step_size"], "steps": sz["epochs"] * spe,
            "bc": [describe(b) for b in od.boundary_conditions(problem)], "x": ds["x"].tolist(), "t": ds["t"].tolist(),
            "data_seconds": time.perf_counter() - start, "models": {}}
@@ -370,9 +347,13 @@ def run_case(problem: str, multi_step: bool, setting: Setting = QUICK, *, seed: 
         if fine:
             ev = evaluate(model, fine, problem, multi_step, setting)
             m.update({f"{k}_2x": ev[k] for k in ("rel_l2", "boundary", "err_x", "pred0")})
+        if coarse:
+            ev = evaluate(model, coarse, problem, multi_step, setting)
+            m.update({f"{k}_half": ev[k] for k in ("rel_l2", "boundary")})
         res["models"][mname] = m
         bnd = ", ".join(f"{k} {v['mean']:.1e}" for k, v in m["boundary"].items())
         log(f"[{name}] {mname}: rel L2 {m['rel_l2']:.4f}" + (f" (2x: {m['rel_l2_2x']:.4f})" if fine else "")
+            + (f" (0.5x: {m['rel_l2_half']:.4f})" if coarse else "")
             + f", boundary {bnd}; {m['s_per_epoch']:.2f} s/epoch, {m['train_seconds']:.0f} s")
     return res
 

@@ -45,8 +45,11 @@ def markdown(result: dict, models=None) -> str:
     models = [m for m in (models or trained) if m in trained]
     sr = any(c.get("nx_2x") for c in cases.values())
     head = ["case", "nx", "steps"] + [f"{m} rel L2" for m in models]
+    half = any(c.get("nx_half") for c in cases.values())
     if sr:
         head += [f"{m} rel L2 (2x, zero-shot)" for m in models]
+    if half:
+        head += [f"{m} rel L2 (0.5x, zero-shot)" for m in models]
     head += [f"{m} s/epoch" for m in models] + ["paper (BOON)"]
     lines = ["## Relative L2 error (test samples, mean) and training time", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -56,6 +59,8 @@ def markdown(result: dict, models=None) -> str:
         row += [_g(ms[m]["rel_l2"]) if m in ms else "-" for m in models]
         if sr:
             row += [_g(ms[m].get("rel_l2_2x")) if m in ms else "-" for m in models]
+        if half:
+            row += [_g(ms[m].get("rel_l2_half")) if m in ms else "-" for m in models]
         row += [f"{ms[m]['s_per_epoch']:.3g}" if m in ms else "-" for m in models]
         row.append(_g(PAPER_REL_L2.get(name, {}).get("BOON")))
         lines.append("| " + " | ".join(row) + " |")
@@ -150,7 +155,8 @@ def write(result: dict, out_dir: str, *, title: str | None = None, models=None) 
               f"{result.get('seconds', float('nan')):.0f} s.", "",
               "`BOON-output` is the ablation `per_layer=False` (exact output overwrite only); `BOON-faithful` / "
               "`BOON-exact` is BOON in the other mode. All models of a case start from the same initial FNO. "
-              "2x: the same test inputs on a grid with half the spacing, no retraining.", "", markdown(result, models),
+              "2x: the same test inputs on a grid with half the spacing, no retraining; 0.5x (heat and Stokes, "
+              "whose inputs are closed-form functions): on (nx + 1) // 2 nodes, about twice the spacing.", "", markdown(result, models),
               "## Figures", ""]
     lines += [f"- `{os.path.basename(p)}`" for p in figs]
     table = os.path.join(out_dir, "table.md")

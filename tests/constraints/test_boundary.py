@@ -297,3 +297,60 @@ def test_bad_input_errors():
         boon(a, left=jnp.nan)
     with pytest.raises(Exception, match="finite"):
         boon(a.at[0, 3].set(jnp.inf))
+
+
+def test_bad_input_errors_under_jit():
+    """The same checks traced: shapes at trace time (ValueError), values through eqx.error_if."""
+    fno = FNO(1, 1, 1, 4, 8, grid=True, key=jax.random.PRNGKey(0))
+    a = jnp.ones((1, 16))
+    boon = BOON(fno, left=pc.Dirichlet(0.0), right=pc.Neumann(0.0, order=3))
+    with pytest.raises(ValueError, match="left: boundary value of shape"):
+        eqx.filter_jit(lambda m, v, g: m(v, left=g))(boon, a, jnp.zeros(3))
+    with pytest.raises(Exception, match="left: boundary value must be finite"):
+        eqx.filter_jit(lambda m, v, g: m(v, left=g))(boon, a, jnp.nan)
+    with pytest.raises(Exception, match="a must be finite"):
+        eqx.filter_jit(lambda m, v: m(v))(boon, a.at[0, 3].set(jnp.inf))
+
+
+@pytest.mark.parametrize("rcond", [None, 0.1])
+def test_singular_or_non_finite_wall_block_is_an_error(rcond):
+    """A_BB of a layer whose spectral weights vanish is singular, of NaN weights non-finite:
+    both are named errors, eagerly and under jit (the exact mode inverts A_BB)."""
+    fno = FNO(1, 1, 1, 4, 8, grid=True, key=jax.random.PRNGKey(0))
+    a = jnp.ones((1, 16))
+    zero = eqx.tree_at(lambda f: (f.spectral_convs[1].weight_real, f.spectral_convs[1].weight_imag), fno,
+                       replace_fn=jnp.zeros_like)
+    nan = eqx.tree_at(lambda f: f.spectral_convs[0].weight_real, fno, replace_fn=lambda w: w.at[0, 0, 0].set(jnp.nan))
+    for bad, what in ((zero, "singular"), (nan, "not finite")):
+        boon = BOON(bad, left=pc.Dirichlet(0.0), right=pc.Dirichlet(0.0), rcond=rcond)
+        for call in (lambda m, v: m(v), eqx.filter_jit(lambda m, v: m(v))):
+            with pytest.raises(Exception, match=f"wall block A_BB is {what}"):
+                call(boon, a)
+    # the healthy layer passes (the checks do not fire on a well-posed block)
+    assert bool(jnp.all(jnp.isfinite(BOON(fno, left=pc.Dirichlet(0.0), right=pc.Dirichlet(0.0), rcond=rcond)(a))))
+
+
+def test_lift_is_exact_and_smooth_at_two_resolutions(x64):
+    """``lift=ell`` (the output's T1, so tested on the output-only BOON): the own stencils hold to round-off at n and 2n - 1 (the two walls'
+    corrections solved jointly, also beside a Dirichlet or Robin wall), and an independent
+    stencil sees the same derivative up to the profile's truncation error (it does not with the
+    stencil solve, which bends the wall node)."""
+    fno = f64(FNO(1, 1, 1, 4, 8, grid=True, key=jax.random.PRNGKey(0)))
+    neu = (pc.Neumann(0.0, order=5), pc.Neumann(heater, order=5))
+    cases = [(neu, "exact", False),
+             ((pc.Dirichlet(0.2), pc.Neumann(1.0, order=4)), "exact", False),
+             ((pc.Robin(0.3, a=1.0, b=0.5, order=3), pc.Neumann(0.0)), "exact", False)]
+    for (left, right), mode, per_layer in cases:
+        for n in (33, 65):
+            x = jnp.linspace(0.0, 1.0, n)
+            a = jnp.cos(2.7 * jnp.pi * x)[None]
+            u = BOON(fno, left=left, right=right, mode=mode, per_layer=per_layer, lift=0.15)(a, 0.5)[0]
+            own = pc.metrics.boundary_error(u, np.asarray(x), left, right, t=0.5)
+            assert max(float(v) for v in own.values()) < 1e-12, (left, right, n, own)
+            if isinstance(left, pc.Neumann):
+                other = pc.metrics.boundary_error(u, np.asarray(x), left, right, t=0.5, order=4)
+                bent = BOON(fno, left=left, right=right, mode=mode, per_layer=per_layer)(a, 0.5)[0]
+                other_bent = pc.metrics.boundary_error(bent, np.asarray(x), left, right, t=0.5, order=4)
+                assert float(other["right"]) < 0.1 * float(other_bent["right"]) and float(other["right"]) < 0.05
+    with pytest.raises(ValueError, match="lift must be"):
+        BOON(fno, left=pc.Neumann(0.0), right=pc.Neumann(0.0), lift=-1.0)

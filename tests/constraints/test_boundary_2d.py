@@ -187,3 +187,20 @@ def test_bad_input():
         BOON(fno3, left=d, right=d)(a, top=jnp.zeros(5))
     with pytest.raises(Exception, match="top: boundary value must be finite"):
         boon(a, top=jnp.nan)
+
+
+def test_disagreeing_dirichlet_corners_are_an_error_unless_corners_is_given():
+    """Dirichlet x and y walls whose values differ at a corner: only one can hold there, so with
+    the default ``corners=None`` it is an error naming both walls (eagerly and under jit);
+    an explicit ``corners`` chooses, and values that agree pass."""
+    fno3 = FNO(3, 1, 1, 2, 4, key=jax.random.PRNGKey(0))
+    d = pc.Dirichlet(0.0)
+    a = jnp.ones((1, 6, 5, 3))
+    boon = BOON(fno3, left=d, right=d, bottom=d, top=d, per_layer=False)
+    run = eqx.filter_jit(lambda m, v, g: m(v, top=g))
+    for call in (lambda m, v, g: m(v, top=g), run):
+        with pytest.raises(Exception, match="values of left and top disagree at their corner"):
+            call(boon, a, jnp.ones((6, 3)))
+    assert bool(jnp.all(jnp.isfinite(run(boon, a, jnp.zeros((6, 3))))))
+    chosen = BOON(fno3, left=d, right=d, bottom=d, top=d, per_layer=False, corners="y")
+    np.testing.assert_array_equal(run(chosen, a, jnp.ones((6, 3)))[0, :, -1], 1.0)

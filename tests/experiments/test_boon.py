@@ -29,8 +29,11 @@ def test_run_writes_the_report(result):
         assert (out / name).stat().st_size > 0, name
     saved = json.loads((out / "results.json").read_text())
     assert saved["cases"]["stokes/multi"]["nt"] == 25 and saved["cases"]["stokes/multi"]["nx_2x"] == 33
+    assert saved["cases"]["heat_neumann/single"]["nx_half"] == 9  # 0.5x zero-shot: closed-form inputs
+    assert np.isfinite(saved["cases"]["heat_neumann/single"]["models"]["BOON"]["rel_l2_half"])
     table = (out / "table.md").read_text()
     assert "heat_neumann/single" in table and "right_derivative_indep" in table and "0.0123" in table
+    assert "rel L2 (0.5x, zero-shot)" in table
     for case in saved["cases"].values():
         assert len(case["models"]["FNO"]["loss"]) == 1 and case["models"]["FNO"]["s_per_epoch"] > 0
         if case["multi_step"]:

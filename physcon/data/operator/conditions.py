@@ -7,11 +7,10 @@ they prescribe as ``(n, nt)`` arrays, to pass to :func:`physcon.metrics.boundary
 BOON at call time. :func:`oracle` is the placeholder value of the ground-truth Dirichlet walls.
 
 Boundary conditions measured on the heat data with :func:`physcon.metrics.boundary_error`
-(max over samples and frames; the heater value is ``5 sin(pi t)``): the right wall's third-order
-stencil misses ``g`` by 5e-5 (paper sizes; 3e-3 / 2e-2 quick single / multi-step), BOON's
-first-order left stencil by ``h u_xx / 2`` = 0.07 / 0.04 (paper single / multi-step; 0.3 / 0.6
-quick) -- a property of the stencil, not of the data: a fourth-order stencil sees the left
-wall satisfied to 2e-8.
+(the heater value is ``5 sin(pi t)``): the default order-5 stencils are met to 3e-6 / 1.5e-5
+(insulator / heater, quick single-step, mean over samples; 2.7e-4 / 1.3e-3 max on the 64-node
+multi-step set), the data's own error; the paper's first-order insulator stencil misses by
+``h u_xx / 2`` = 0.2 and its third-order heater stencil by 2e-3 on the same data.
 """
 
 from __future__ import annotations
@@ -23,14 +22,22 @@ from physcon.bc import Dirichlet, Neumann, Periodic
 from physcon.data.dataset import oracle
 from physcon.data.operator.registry import _pos_int, _problem
 from physcon.solvers import BoonDataset
-from physcon.solvers.heat import heater
+from physcon.solvers.heat import HeatNeumann
 
 __all__ = ["oracle", "boundary_conditions", "boundary_values"]
+
+
+#: the published BOON code's heat stencils: first order at the insulator, third at the heater
+PAPER_ORDERS = (1, 3)
 
 
 def _orders(order):
     if order is None:
         return None, None
+    if isinstance(order, str):
+        if order != "paper":
+            raise ValueError(f"order must be None, 'paper', an int or a (left, right) pair, got {order!r}")
+        return PAPER_ORDERS
     if isinstance(order, (tuple, list)):
         if len(order) != 2:
             raise ValueError(f"order must be None, an int or a (left, right) pair, got {order!r}")
@@ -42,12 +49,13 @@ def _orders(order):
 def boundary_conditions(problem: str, ds: BoonDataset | None = None, *, order=None):
     """The ``(left, right)`` :mod:`physcon.bc` conditions BOON imposes on a problem's data.
 
-    * ``heat_neumann``: ``Neumann(0.0, order=1)`` (insulator) and ``Neumann(heater, order=3)``
-      (``u_x(1, t) = 5 sin(pi t)``): the reference's stencils, ``[1, -1]`` (first order; BOON
-      omits ``h``, harmless because the value is 0) and the 4-point third-order backward
-      difference. ``order`` (an int or a ``(left, right)`` pair) replaces those orders.
-      Note: the data satisfy the *continuous* condition (to the solver's second order), so
-      the first-order left stencil itself is off by ``O(h)`` on the data (``h u_xx / 2``).
+    * ``heat_neumann``: the walls of the generator's :class:`~physcon.solvers.heat.HeatNeumann`,
+      ``Neumann(0.0)`` (insulator) and ``Neumann(heater)`` (``u_x(1, t) = 5 sin(pi t)``), both
+      with the one-sided stencil of order :data:`physcon.solvers.heat.WALL_ORDER` (5) on the
+      actual spacing, which the data satisfy to their own error (1.5e-5 at the heater, 3e-6 at
+      the insulator, quick sizes). ``order="paper"`` gives the reference's stencils, ``[1, -1]``
+      (first order, off by ``h u_xx / 2`` on any smooth data) and the 4-point third-order
+      backward difference; an int or a ``(left, right)`` pair sets other orders.
     * ``stokes``, ``burgers_dirichlet``: ``Dirichlet(oracle)`` on both walls. The values are
       per sample and time, read from the ground truth as BOON does; get them from
       :func:`boundary_values` (arrays ``(n, nt)``) and pass them explicitly -- evaluating
@@ -59,13 +67,15 @@ def boundary_conditions(problem: str, ds: BoonDataset | None = None, *, order=No
         problem: a key of :data:`BOON_PROBLEMS`.
         ds: the data set, optional: checks that its grid supports the stencils (and, for
             the periodic problem, that it is closed: ``u[..., -1] == u[..., 0]``).
-        order: Neumann stencil orders (heat only).
+        order: Neumann stencil orders (heat only): ``None`` (the generator's), ``"paper"``,
+            an int or a ``(left, right)`` pair.
     """
     spec = _problem(problem)
     if spec.boundary == "neumann":
         lo, ro = _orders(order)
-        left = Neumann(0.0, order=lo or 1)
-        right = Neumann(heater, order=ro or 3)
+        walls = HeatNeumann()
+        left = Neumann(walls.left.value, order=lo or walls.left.order)
+        right = Neumann(walls.right.value, order=ro or walls.right.order)
         if ds is not None and np.shape(ds.x)[0] < max(left.order, right.order) + 1:
             raise ValueError(f"ds has {np.shape(ds.x)[0]} points, too few for the order {max(left.order, right.order)} stencil")
         return left, right
