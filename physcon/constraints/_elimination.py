@@ -227,13 +227,39 @@ def _corrected_input(conv, fac, v, rows, grid, spectral):
 
 def transpose_xy(conv: SpectralConv) -> SpectralConv:
     """The layer acting on fields with grid axes 0 and 1 swapped: ``transpose_xy(conv)(v.swapaxes(1, 2))
-    == conv(v).swapaxes(1, 2)``. Both axes carry the ``0..m-1, -m..-1`` layout (only the last
-    axis is an rfft axis), so swapping the weights' axes and the mode counts is exact; it lets
-    the axis-0 elimination serve the walls of axis 1."""
-    if conv.n_dim < 3:
-        raise ValueError(f"transpose_xy needs a layer over (x, y, t), got {conv.n_dim} grid axes")
+    == conv(v).swapaxes(1, 2)``; it lets the axis-0 elimination serve the walls of axis 1.
+
+    Over ``(x, y, t)`` both axes carry the ``0..m-1, -m..-1`` layout (only the last axis is an
+    rfft axis), so swapping the weights' axes and the mode counts is exact. Over ``(x, y)`` the
+    y axis is the rfft axis, so the swapped layer keeps ``k_y`` in ``0..m_y-1, -m_y..-1`` and
+    ``k_x`` in ``0..m_x`` (:func:`_transpose_2d`); exact on grids where neither layout reaches a
+    Nyquist frequency (``2 m_x < n_x`` and ``2 (m_y - 1) < n_y``, checked by BOON)."""
+    if conv.n_dim < 2:
+        raise ValueError(f"transpose_xy needs a layer over (x, y) or (x, y, t), got {conv.n_dim} grid axis")
     out = object.__new__(SpectralConv)
-    object.__setattr__(out, "weight_real", jnp.swapaxes(conv.weight_real, 2, 3))
-    object.__setattr__(out, "weight_imag", jnp.swapaxes(conv.weight_imag, 2, 3))
-    object.__setattr__(out, "modes", (conv.modes[1], conv.modes[0], *conv.modes[2:]))
+    if conv.n_dim == 2:
+        wr, wi = _transpose_2d(conv.weight_real, conv.weight_imag, *conv.modes)
+        modes = (conv.modes[1], conv.modes[0] + 1)
+    else:
+        wr, wi = jnp.swapaxes(conv.weight_real, 2, 3), jnp.swapaxes(conv.weight_imag, 2, 3)
+        modes = (conv.modes[1], conv.modes[0], *conv.modes[2:])
+    object.__setattr__(out, "weight_real", wr)
+    object.__setattr__(out, "weight_imag", wi)
+    object.__setattr__(out, "modes", modes)
     return out
+
+
+def _transpose_2d(wr, wi, mx, my):
+    """Weights ``(in, out, 2 m_y, m_x + 1)`` of the swapped 2-D layer. The layer multiplies the
+    full spectrum by ``M(k) = W(k)`` (``k_y > 0``), ``conj W(-k)`` (``k_y < 0``) and
+    ``(W(k) + conj W(-k)) / 2`` (``k_y = 0``: irfft keeps the real part), ``W = 0`` off the kept
+    set; the swapped layer stores ``M`` on its own half-spectrum ``k_x >= 0``, where its irfft
+    (along x) takes the same real part at ``k_x = 0``, which ``M``'s symmetry leaves unchanged."""
+    w = wr + 1j * wi                                                    # (i, o, 2 mx, my)
+    zero = jnp.zeros_like(w[:, :, :1])
+    pos = jnp.concatenate([w[:, :, :mx], zero], axis=2)                # W(kx, ky), kx = 0..mx
+    neg = w[:, :, np.concatenate([[0], np.arange(2 * mx - 1, mx - 1, -1)])]   # W(-kx, ky)
+    m0 = 0.5 * (pos[..., :1] + jnp.conj(neg[..., :1]))                  # ky = 0
+    rows = [m0, pos[..., 1:], jnp.zeros_like(m0), jnp.conj(neg[..., 1:][..., ::-1])]  # ky: 0, 1.., -my, ..-1
+    m = jnp.swapaxes(jnp.concatenate(rows, axis=-1), 2, 3)              # (i, o, 2 my, mx + 1)
+    return jnp.real(m).astype(wr.dtype), jnp.imag(m).astype(wr.dtype)

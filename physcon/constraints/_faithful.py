@@ -66,11 +66,12 @@ def _faithful_branch(layer, v, kind, walls, grid, n, spectral, n_dim, walls_y=No
     else:
         out = layer(v.at[:, 0].set(y0).at[:, n - 1].set(zl))
     out = impose(out, walls, walls_y, corners)
+    smooth = kind == "dirichlet" and n_dim == 2
+    if smooth and walls_y is not None:  # (x, y): the smoothing reaches the y walls of the rows it averages
+        out, smooth = impose(_mollify(out, n), walls, walls_y, corners), False
     if halve:
         out = 0.5 * out
-    if kind == "dirichlet" and n_dim == 2:
-        out = _mollify(out, n)
-    return out
+    return _mollify(out, n) if smooth else out
 
 
 def _mollify(v, n, num_smooth: int = 5):

@@ -104,7 +104,7 @@ def _check_domain(name, domain):
 
 class BOON(eqx.Module):
     """An FNO whose predictions satisfy boundary conditions on the walls of grid axis 0 (and, for
-    an FNO over ``(x, y, t)``, of axis 1) exactly.
+    an FNO over ``(x, y)`` or ``(x, y, t)``, of axis 1) exactly.
 
     Args:
         fno: the :class:`physcon.models.FNO` to wrap (its parameters are BOON's parameters).
@@ -116,7 +116,8 @@ class BOON(eqx.Module):
         domain: the node grid of axis 0 is ``linspace(*domain, n)`` (walls included); it
             sets the spacing of Neumann/Robin stencils.
         bottom, top: conditions at ``y = domain_y[0]`` and ``y = domain_y[1]`` (grid axis 1) of
-            an FNO over ``(x, y, t)`` (``n_dim=3``); ``None`` (default) leaves the y walls free.
+            an FNO over ``(x, y)`` or ``(x, y, t)`` (``n_dim=2, 3``); ``None`` (default) leaves the
+            y walls free.
             Both or neither.
         domain_y: the node grid of axis 1, as ``domain``.
         corners: which walls win at the four corners where an x wall meets a y wall, ``"x"``
@@ -139,7 +140,7 @@ class BOON(eqx.Module):
     the values, broadcastable to ``grid[1:]``; ``bottom``/``top``: the same for the y walls,
     broadcastable to ``(grid[0], grid[2])``.
 
-    **Walls on two axes** (``n_dim=3``). Exact mode: each layer's input gets the x-wall
+    **Walls on two axes** (``n_dim=2`` over ``(x, y)``, e.g. Darcy, or ``n_dim=3``). Exact mode: each layer's input gets the x-wall
     elimination and then the y-wall elimination (the same algorithm on the layer with x and y
     swapped), so the layer's y-wall outputs depend only on its y-wall inputs exactly; the x
     walls stay decoupled up to the (small) coupling the second step re-introduces through the
@@ -181,8 +182,9 @@ class BOON(eqx.Module):
         if (bottom is None) != (top is None):
             raise ValueError("bottom and top must be given together (the two y walls)")
         if bottom is not None:
-            if fno.n_dim != 3:
-                raise ValueError(f"bottom/top (y walls) need an FNO over (x, y, t) (n_dim=3), got n_dim={fno.n_dim}")
+            if fno.n_dim < 2:
+                raise ValueError("bottom/top (y walls) need an FNO over (x, y) or (x, y, t) (n_dim=2 or 3), "
+                                 f"got n_dim={fno.n_dim}")
             check_pair(bottom, top, names=("bottom", "top"))
             if mode == "faithful" and (isinstance(bottom, Robin) or isinstance(top, Robin)):
                 raise ValueError("mode='faithful' reproduces the published code, which has no Robin condition")
@@ -247,6 +249,11 @@ class BOON(eqx.Module):
                 self.bottom, self.top, grid[1], self.domain_y, (bottom, top), t, (grid[0],) + grid[2:], a.dtype,
                 names=("bottom", "top"), lift=self.lift)
         kind_y = None if self.bottom is None else _kind(self.bottom)
+        if kind_y not in (None, "periodic") and self.mode == "exact" and self.per_layer and fno.n_dim == 2:
+            (mx, my), (nx, ny) = fno.modes, grid_p
+            if 2 * mx >= nx or 2 * (my - 1) >= ny:  # the swapped layer would meet a Nyquist mode
+                raise ValueError(f"exact y walls on an (x, y) FNO need 2 * modes[0] < nx and 2 * (modes[1] - 1) < ny "
+                                 f"on the padded grid; got modes {fno.modes} on {grid_p}")
 
         corners = self.corners
         # the published code skips GELU on the wall rows in 2-D/3-D: x rows, and y rows too
@@ -317,7 +324,7 @@ class BOON(eqx.Module):
         if walls_y is not None and not self.corners_given:
             v = check_corners(walls, walls_y, v)
         if self.mode == "faithful" and self.per_layer and kind == "dirichlet" and fno.n_dim == 2:
-            v = enforce(_mollify(v, grid[0]), walls)
+            v = impose(_mollify(v, grid[0]), walls, walls_y, corners)
         return v
 
 

@@ -142,7 +142,7 @@ def test_transpose_xy_and_exact_y_elimination(x64):
     base = out(vt)
     assert float(jnp.max(jnp.abs(base - out(vt + pert)))) < 1e-12 * float(jnp.max(jnp.abs(base)))
     with pytest.raises(ValueError, match="transpose_xy"):
-        transpose_xy(SpectralConv(2, 2, (3, 3), key=jax.random.PRNGKey(0)))
+        transpose_xy(SpectralConv(2, 2, 3, key=jax.random.PRNGKey(0)))
 
 
 def test_gradient_matches_finite_differences(x64):
@@ -169,12 +169,12 @@ def test_gradient_matches_finite_differences(x64):
 
 def test_bad_input():
     fno3 = FNO(3, 1, 1, 2, 4, key=jax.random.PRNGKey(0))
-    fno2 = FNO(2, 1, 1, 2, 4, key=jax.random.PRNGKey(0))
+    fno1 = FNO(1, 1, 1, 2, 4, key=jax.random.PRNGKey(0))
     d = pc.Dirichlet(0.0)
     with pytest.raises(ValueError, match="bottom and top must be given together"):
         BOON(fno3, left=d, right=d, bottom=d)
-    with pytest.raises(ValueError, match=r"need an FNO over \(x, y, t\)"):
-        BOON(fno2, left=d, right=d, bottom=d, top=d)
+    with pytest.raises(ValueError, match=r"need an FNO over \(x, y\) or \(x, y, t\)"):
+        BOON(fno1, left=d, right=d, bottom=d, top=d)
     with pytest.raises(ValueError, match="Periodic must be given on both walls.*bottom=Periodic"):
         BOON(fno3, left=d, right=d, bottom=pc.Periodic(), top=d)
     with pytest.raises(ValueError, match="top must be Dirichlet"):
