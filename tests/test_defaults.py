@@ -251,6 +251,13 @@ CALLS = {
     "pc.data.wall_from_bc": lambda: pc.data.wall_from_bc("x_min", "x", "left", pc.Dirichlet(1.0), t=_t(), n=1, dtype=jnp.float32),
     # distributions, tasks
     "pc.distributions.DiagonalGaussian": lambda: _gauss().sample(KEY, 2),
+    "pc.distributions.LowRankGaussian": lambda: pc.distributions.LowRankGaussian(
+        jnp.ones((3, 16)), jnp.full((3, 16), 0.1), jnp.full((2, 3, 16), 0.05)).sample(KEY, 2),
+    "pc.distributions.ConditionedLowRankGaussian": lambda: pc.constraints.probconserv(  # result of probconserv
+        pc.distributions.LowRankGaussian(jnp.ones((3, 16)), jnp.full((3, 16), 0.1), jnp.full((2, 3, 16), 0.05)),
+        _law()).sample(KEY, 2),
+    "pc.distributions.KroneckerGaussian": lambda: pc.distributions.KroneckerGaussian(
+        jnp.ones((3, 16)), jnp.eye(3), 0.1 * jnp.eye(16)).sample(KEY, 2),
     "pc.distributions.DenseGaussian": lambda: pc.distributions.DenseGaussian(jnp.zeros(3), jnp.eye(3)).sample(KEY, 2),
     "pc.distributions.ConditionedGaussian": lambda: pc.constraints.probconserv(_gauss(), _law()),  # result of probconserv
     "pc.tasks.evaluation_grid": lambda: pc.tasks.evaluation_grid((0.0, 1.0), (0.0, 0.1)),
@@ -273,6 +280,8 @@ CALLS = {
     "pc.constraints.boon_conditioning": lambda: pc.constraints.boon_conditioning(
         pc.constraints.BOON(_fno(), left=pc.Dirichlet(0.0), right=pc.Dirichlet(0.0)), jnp.ones((2, 16))),
     "pc.constraints.conservation_law": lambda: _law(),
+    "pc.constraints.mass_and_walls": lambda: pc.constraints.mass_and_walls(
+        pc.Grid1D.nodes(0.0, 1.0, 16), _t(), mass=jnp.ones(3), left=pc.Dirichlet(0.0)),
     "pc.constraints.conservation_penalty": lambda: pc.constraints.conservation_penalty(jnp.ones((3, 16)), _law()),
     "pc.constraints.constrained_nll": None,  # ELSEWHERE
     "pc.constraints.decouple": None,  # ELSEWHERE
