@@ -67,7 +67,7 @@ WALLS = {
 def test_four_walls_round_off_over_x_y(x64, case, mode):
     fno = cast(FNO(2, 1, 1, (3, 3), 5, grid=True, padding=0.2, key=jax.random.PRNGKey(5)), jnp.float64)
     bcs = WALLS[case]
-    boon = BOON(fno, left=bcs[0], right=bcs[1], bottom=bcs[2], top=bcs[3], mode=mode)
+    boon = BOON(fno, left=bcs[0], right=bcs[1], bottom=bcs[2], top=bcs[3], mode=mode, corners="y")
     for n in (12, 24):
         a = jax.image.resize(jax.random.normal(jax.random.PRNGKey(6), (1, 6, 6), jnp.float64), (1, n, n), "linear")
         u = boon(a)[0]
