@@ -132,6 +132,15 @@ def _tmp(name):
     return Path(tempfile.mkdtemp(prefix="physcon-defaults-")) / name
 
 
+# a producer and its result type share one (cached) call
+_DARCY = functools.cache(lambda: pc.darcy.generate_darcy(1, key=KEY, n=5, n_solve=9))
+_CAVITY = functools.cache(lambda: NS.generate_cavity_dataset(1, key=KEY, n=9, n_frames=2))
+_VORTICITY = functools.cache(lambda: NS.generate(1, shape=(16, 16), n_steps=2))
+_WAVE = functools.cache(lambda: pc.wave.generate_wave_neumann(1, nx=9, nt=3))
+_STOKES = functools.cache(lambda: pc.solvers.stokes.generate_stokes(1))
+_SIM = functools.cache(lambda: G.simulate(G.Stefan(), _grid(), _t()))
+
+
 # --- callables that need arguments: the minimum a newcomer passes --------------------------------
 P = pc
 G = pc.gpme
@@ -142,8 +151,8 @@ CALLS = {
     "pc.boundary_stencil": lambda: pc.boundary_stencil(pc.Neumann(0.0), np.linspace(0, 1, 9), "left"),
     "pc.fd_weights": lambda: pc.fd_weights(0.0, [0.0, 0.5, 1.0], 1),
     # gpme
-    "pc.gpme.Simulation": lambda: G.simulate(G.Stefan(), _grid(), _t()),  # a result: built by simulate
-    "pc.gpme.simulate": lambda: G.simulate(G.Stefan(), _grid(), _t()),
+    "pc.gpme.Simulation": _SIM,  # a result: built by simulate
+    "pc.gpme.simulate": _SIM,
     "pc.gpme.solve": lambda: G.solve(G.PorousMedium(), _grid(), _t()),
     "pc.gpme.stable_dt": lambda: G.stable_dt(G.Stefan(), _grid(), 0.1),
     "pc.gpme.stable_substeps": lambda: G.stable_substeps(G.Stefan(), _grid(), _t()),
@@ -153,7 +162,7 @@ CALLS = {
         "pme_boundary", "pme_front", "pme_mass", "stefan", "stefan_constants", "stefan_front", "stefan_mass",
         "stefan_z1")},
     # darcy
-    "pc.darcy.DarcyDataset": lambda: pc.darcy.generate_darcy(1, key=KEY, n=5, n_solve=9),  # result of generate_darcy
+    "pc.darcy.DarcyDataset": _DARCY,  # result of generate_darcy
     "pc.darcy.darcy_apply": lambda: pc.darcy.darcy_apply(jnp.zeros((9, 9)), jnp.ones((9, 9))),
     "pc.darcy.darcy_boundary_flux": lambda: pc.darcy.darcy_boundary_flux(jnp.zeros((9, 9)), jnp.ones((9, 9))),
     "pc.darcy.darcy_coefficient": lambda: pc.darcy.darcy_coefficient(pc.darcy.darcy_grf(KEY, 9)),
@@ -161,10 +170,10 @@ CALLS = {
     "pc.darcy.darcy_solve": lambda: pc.darcy.darcy_solve(jnp.ones((9, 9))),
     "pc.darcy.default_tolerance": lambda: pc.darcy.default_tolerance((9, 9), jnp.float32),
     "pc.darcy.face_coefficients": lambda: pc.darcy.face_coefficients(jnp.ones((9, 9))),
-    "pc.darcy.generate_darcy": lambda: pc.darcy.generate_darcy(1, key=KEY, n=5, n_solve=9),  # smaller: n, n_solve
+    "pc.darcy.generate_darcy": _DARCY,  # smaller: n, n_solve
     # navier-stokes (periodic and cavity)
-    "pc.navier_stokes.CavityDataset": lambda: NS.generate_cavity_dataset(1, key=KEY, n=9, n_frames=2),  # a result
-    "pc.navier_stokes.VorticityDataset": lambda: NS.generate(1, shape=(16, 16), n_steps=2),  # a result
+    "pc.navier_stokes.CavityDataset": _CAVITY,  # a result
+    "pc.navier_stokes.VorticityDataset": _VORTICITY,  # a result
     "pc.navier_stokes.cavity_fields": lambda: NS.cavity_fields(_cav_w()),
     "pc.navier_stokes.cavity_grid": lambda: NS.cavity_grid(9),
     "pc.navier_stokes.cavity_initial_vorticity": lambda: _cav_w(),
@@ -176,8 +185,8 @@ CALLS = {
     "pc.navier_stokes.energy": lambda: NS.energy(_w()),
     "pc.navier_stokes.enstrophy": lambda: NS.enstrophy(_w()),
     "pc.navier_stokes.gaussian_random_field": lambda: _w(),
-    "pc.navier_stokes.generate": lambda: NS.generate(1, shape=(16, 16), n_steps=2),  # smaller: shape, n_steps
-    "pc.navier_stokes.generate_cavity_dataset": lambda: NS.generate_cavity_dataset(1, key=KEY, n=9, n_frames=2),  # smaller
+    "pc.navier_stokes.generate": _VORTICITY,  # smaller: shape, n_steps
+    "pc.navier_stokes.generate_cavity_dataset": _CAVITY,  # smaller
     "pc.navier_stokes.grid_points": lambda: NS.grid_points((16, 16)),
     "pc.navier_stokes.make_step": lambda: NS.make_step(NS.NavierStokes2D(), (16, 16), 1e-3)(NS.to_spectral(_w())),
     "pc.navier_stokes.output_times": lambda: NS.output_times(1e-3, n_steps=4),
@@ -188,15 +197,15 @@ CALLS = {
     "pc.navier_stokes.to_spectral": lambda: NS.to_spectral(_w()),
     "pc.navier_stokes.velocity": lambda: NS.velocity(_w()),
     # wave
-    "pc.wave.WaveDataset": lambda: pc.wave.generate_wave_neumann(1, nx=9, nt=3),  # a result
-    "pc.wave.generate_wave_neumann": lambda: pc.wave.generate_wave_neumann(1, nx=9, nt=3),  # smaller: nx, nt
+    "pc.wave.WaveDataset": _WAVE,  # a result
+    "pc.wave.generate_wave_neumann": _WAVE,  # smaller: nx, nt
     "pc.wave.wave_energy": lambda: pc.wave.wave_energy(jnp.ones((9, 9)), jnp.zeros((9, 9))),
     "pc.wave.wave_neumann_grf": lambda: pc.wave.wave_neumann_grf(KEY, 9),
     "pc.wave.wave_neumann_solve": lambda: pc.wave.wave_neumann_solve(pc.wave.wave_neumann_grf(KEY, 9), jnp.linspace(0, 1, 3)),
     # 1-D operator solvers (physcon.solvers)
-    "pc.solvers.BoonDataset": lambda: pc.solvers.stokes.generate_stokes(1),  # a result
+    "pc.solvers.BoonDataset": _STOKES,  # a result
     "pc.solvers.stokes.stokes_second": lambda: pc.solvers.stokes.stokes_second(jnp.linspace(0, 1, 5), 0.5, 1.0, 1.0, 1.0),
-    "pc.solvers.stokes.generate_stokes": lambda: pc.solvers.stokes.generate_stokes(1),
+    "pc.solvers.stokes.generate_stokes": _STOKES,
     "pc.solvers.heat.heater": lambda: pc.solvers.heat.heater(jnp.linspace(0, 1, 3)),
     "pc.solvers.heat.heat_neumann_solve": lambda: _heat(),
     "pc.solvers.heat.generate_heat_neumann": lambda: pc.solvers.heat.generate_heat_neumann(1, nx=16),  # smaller: nx
