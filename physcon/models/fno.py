@@ -95,6 +95,7 @@ from physcon.models.fno_layers import (  # noqa: F401
     _per_axis_int,
     _positive_int,
     _synthesize_axes,
+    gelu,
 )
 
 __all__ = ["FNO", "SpectralConv", "Pointwise"]
@@ -200,7 +201,7 @@ class FNO(eqx.Module):
         return len(self.spectral_convs)
 
     def _act(self, x):
-        return jax.nn.gelu(x, approximate=self.activation == "gelu_tanh")
+        return jax.nn.gelu(x, approximate=True) if self.activation == "gelu_tanh" else gelu(x)
 
     def _mlp(self, layers, x):
         for i, layer in enumerate(layers):

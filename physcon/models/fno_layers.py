@@ -75,6 +75,17 @@ def _check_modes(grid: tuple[int, ...], modes: tuple[int, ...]) -> None:
             )
 
 
+def gelu(x: Array) -> Array:
+    """Exact GELU ``x Phi(x) = x (1 + erf(x / sqrt 2)) / 2``, PyTorch's default formula.
+
+    Written with ``lax.erf`` because ``jax.nn.gelu(approximate=False)`` goes through ``erfc``,
+    which XLA's CPU backend evaluates about 2x slower (FNO forward 40 -> 17 ms at 1024 points,
+    batch 20, width 64). The two agree to a few float32 ulps in value; the erf form loses
+    relative (not absolute) accuracy only where GELU is below ~1e-6, as PyTorch's does.
+    """
+    return 0.5 * x * (1.0 + jax.lax.erf(x * np.asarray(1.0 / math.sqrt(2.0), x.dtype)))
+
+
 # --- DFT matrices (cached, float64 NumPy) -----------------------------------------------------
 @functools.lru_cache(maxsize=128)
 def _dft_forward(n: int, m: int, last: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -149,7 +160,17 @@ class Pointwise(eqx.Module):
         self.bias = jax.random.uniform(kb, (out_channels,), minval=-bound, maxval=bound)
 
     def __call__(self, x: Float[Array, "in *grid"]) -> Float[Array, "out *grid"]:
-        y = jnp.tensordot(self.weight, x, axes=1)
+        # Under vmap, a contraction with an unbatched weight becomes ONE matmul over
+        # (batch * grid) points, which needs the channel-first activations transposed to
+        # channels-last and back on every layer, forward and backward (24 transposes of the
+        # 1-D FNO's activations per step). A weight that is formally batched (plus a zero that
+        # depends on x, so vmap batches it) turns it into a batched matmul on the layout the
+        # spectral path uses: no transposes, the same numbers (W + 0 == W exactly), and every
+        # transform (jit, vmap, grad, jvp) still applies. The zero is a select, so a NaN or inf
+        # in x cannot leak into the other grid points.
+        probe = jax.lax.stop_gradient(x.reshape(-1)[0])
+        w = self.weight + jnp.where(probe == probe, 0.0, 0.0).astype(self.weight.dtype)
+        y = jax.lax.dot_general(w, x, (((1,), (0,)), ((), ())))
         return y + self.bias.reshape((-1,) + (1,) * (x.ndim - 1))
 
 

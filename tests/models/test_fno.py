@@ -198,3 +198,32 @@ def test_bad_inputs():
         args = dict(n_dim=2, in_channels=2, out_channels=1, modes=4, width=8) | kwargs
         with pytest.raises(ValueError, match=name):
             FNO(**args, key=key)
+
+
+def test_fast_path_equals_reference_ops(x64):
+    """The speed paths (erf GELU, the formally batched pointwise weight) give the reference
+    numbers: ``jax.nn.gelu(approximate=False)``, ``tensordot``; under vmap, grad and jvp, and a
+    NaN in one grid point stays in that point."""
+    from physcon.models.fno_layers import Pointwise, gelu
+
+    x = jnp.linspace(-9.0, 9.0, 2001)
+    np.testing.assert_allclose(gelu(x), jax.nn.gelu(x, approximate=False), rtol=1e-14, atol=1e-15)  # absolute where GELU < 1e-6
+    np.testing.assert_allclose(jax.vmap(jax.grad(gelu))(x), jax.vmap(jax.grad(
+        lambda v: jax.nn.gelu(v, approximate=False)))(x), rtol=1e-13, atol=1e-15)
+    pw = Pointwise(3, 4, key=jax.random.key(0))
+    v = jax.random.normal(jax.random.key(1), (5, 3, 7, 6))
+
+    def ref(p, v):
+        return jnp.tensordot(p.weight, v, axes=1) + p.bias[:, None, None]
+
+    np.testing.assert_allclose(jax.vmap(pw)(v), jax.vmap(lambda u: ref(pw, u))(v), rtol=0, atol=1e-15)
+    loss = lambda f: lambda p, v: jnp.sum(jnp.sin(jax.vmap(lambda u: f(p, u))(v)))  # noqa: E731
+    ga, gb = (jax.grad(loss(f), argnums=(0, 1))(pw, v) for f in (lambda p, u: p(u), ref))
+    for a, b in zip(jax.tree.leaves(ga), jax.tree.leaves(gb)):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-14)
+    ta = jax.jvp(lambda u: jax.vmap(pw)(u), (v,), (jnp.ones_like(v),))[1]
+    np.testing.assert_allclose(ta, jax.vmap(lambda u: ref(pw, u) - pw.bias[:, None, None])(jnp.ones_like(v)),
+                               atol=1e-14)
+    bad = v.at[0, 0, 0, 0].set(jnp.nan)
+    out = np.asarray(pw(bad[0]))
+    assert np.isnan(out[:, 0, 0]).all() and np.isfinite(out[:, 1:]).all() and np.isfinite(out[:, 0, 1:]).all()
