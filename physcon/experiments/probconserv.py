@@ -50,6 +50,25 @@ METHODS = ("ANP", "SoftC-ANP", "HardC-ANP", "ProbConserv-ANP")
 
 
 @dataclasses.dataclass(frozen=True)
+class Rows:
+    """More Step-1 models in the table (a GP, an ensemble, ...): rows ``methods`` of :func:`run`.
+
+    Attributes:
+        methods: the row names, e.g. ``("GP", "ProbConserv-GP")``.
+        fit: ``fit(family, train, valid, setting, key, progress) -> state``, once per family
+            (``train``/``valid`` as from :func:`make_tasks`; a model-free method returns ``None``).
+        predict: ``predict(state, family, value, contexts, setting, key) -> {method: (mean,
+            variance)}``, each ``(n_test, eval_nt, eval_nx)`` on the evaluation grid of
+            :func:`physcon.tasks.evaluation_grid` (``contexts`` from :func:`test_contexts`);
+            called under float64. The metrics are those of the ANP rows (:func:`gaussian_metrics`).
+    """
+
+    methods: tuple[str, ...]
+    fit: object
+    predict: object
+
+
+@dataclasses.dataclass(frozen=True)
 class Setting:
     """Sizes of one reproduction. :data:`PAPER` is the paper's; :data:`QUICK` fits a CPU.
 
@@ -198,6 +217,32 @@ def _function_metrics(mean, var, truth, law, j):
             "mse": metrics.mse(mean[j], truth[j]), "crps": metrics.crps(mean[j], var[j], truth[j])}
 
 
+def test_problem(family: str, value: float, setting: Setting):
+    """The evaluation grid of one test value: ``(x (nx,), t (nt,), points (nt * nx, 2), j, truth
+    (nt, nx), law)`` with ``j`` the index of :data:`T_STAR` and ``law`` the trapezoid-rule
+    conservation law with the closed-form mass."""
+    cls = pdata.problem_class(family)
+    problem = cls(**{cls.parameter: value})
+    x, t, points = evaluation_grid(cls.domain, cls.t_span, setting.eval_nx, setting.eval_nt)
+    j = int(np.argmin(np.abs(np.asarray(t) - T_STAR[family])))
+    law = conservation_law(Grid1D.nodes(*cls.domain, setting.eval_nx), t, mass=problem.mass, rule="trapezoid")
+    return x, t, points, j, problem.exact(x, t), law
+
+
+def gaussian_metrics(mean, var, truth, law, j: int) -> dict:
+    """The table's metrics of ``n`` predictions ``mean``/``var`` ``(n, nt, nx)`` against ``truth``
+    ``(nt, nx)`` at time index ``j``: ``{"ce_t": (n, nt), "ce" | "ll" | "mse" | "crps": (n,)}``."""
+    return jax.device_get(jax.jit(jax.vmap(_function_metrics, in_axes=(0, 0, None, None, None)))(
+        mean, var, truth, law, jnp.asarray(j)))
+
+
+def _evaluate_rows(rows: Rows, state, out: dict, family, value, contexts, setting: Setting, key, law, truth):
+    for m, (mean, var) in rows.predict(state, family, value, contexts, setting, key).items():
+        mean, var = jnp.asarray(mean, jnp.float64), jnp.asarray(var, jnp.float64)
+        out[m] = gaussian_metrics(mean, var, truth, law, out["j"])
+        out["profile"][m] = (np.asarray(mean[0, out["j"]]), np.asarray(var[0, out["j"]]))
+
+
 def evaluate(models: dict, family: str, value: float, contexts: dict, setting: Setting, key) -> dict:
     """Metrics of every method on one test value; requires float64 (``jax.enable_x64``).
 
@@ -210,12 +255,7 @@ def evaluate(models: dict, family: str, value: float, contexts: dict, setting: S
         plus ``"t"``, ``"x"``, ``"mass"`` (closed form on the eval times) and ``"profile"``
         (mean/variance at ``T_STAR`` of test function 0 per method, for the figures).
     """
-    cls = pdata.problem_class(family)
-    problem = cls(**{cls.parameter: value})
-    x, t, points = evaluation_grid(cls.domain, cls.t_span, setting.eval_nx, setting.eval_nt)
-    j = int(np.argmin(np.abs(np.asarray(t) - T_STAR[family])))
-    truth = problem.exact(x, t)
-    law = conservation_law(Grid1D.nodes(*cls.domain, setting.eval_nx), t, mass=problem.mass, rule="trapezoid")
+    x, t, points, j, truth, law = test_problem(family, value, setting)
     shape = (setting.eval_nt, setting.eval_nx)
     out = {"t": np.asarray(t), "x": np.asarray(x), "mass": np.asarray(law.b[:, 0]), "j": j,
            "truth": np.asarray(truth[j]), "profile": {}}
@@ -311,8 +351,11 @@ def _shock_draws(model, cx, cy, points, law, x, key, methods: tuple, setting: Se
 
 
 def run(family: str, setting: Setting = QUICK, *, seed: int = 0, progress: bool = True,
-        log=print) -> dict:
+        log=print, extra: tuple[Rows, ...] = ()) -> dict:
     """The whole experiment for one family: data, both models, every test value.
+
+    ``extra``: more Step-1 models (:class:`Rows`), fitted on the same tasks and evaluated on the
+    same test contexts; their rows follow :data:`METHODS` (``result["methods"]``).
 
     Returns a dict with ``"setting"``, ``"train"`` (per model: seconds, steps/s, compile
     seconds, best step, final losses) and ``"tests"`` (per test value: :func:`evaluate`'s
@@ -323,7 +366,8 @@ def run(family: str, setting: Setting = QUICK, *, seed: int = 0, progress: bool 
     cls = pdata.problem_class(family)
     start = time.perf_counter()
     train, valid = make_tasks(family, setting, k_data)
-    result = {"family": family, "setting": dataclasses.asdict(setting), "seed": seed,
+    methods = METHODS + tuple(m for rows in extra for m in rows.methods)
+    result = {"family": family, "setting": dataclasses.asdict(setting), "seed": seed, "methods": methods,
               "data_seconds": time.perf_counter() - start, "train": {}, "tests": {}}
     log(f"[{family}] {setting.n_train} training problems solved, {len(train['param'])} tasks "
         f"({result['data_seconds']:.1f} s)")
@@ -338,11 +382,21 @@ def run(family: str, setting: Setting = QUICK, *, seed: int = 0, progress: bool 
             "best_valid_loss": hist.best_valid_loss, "final_loss": float(hist.loss[-1])}
         log(f"[{family}] {name}: {setting.steps} steps in {result['train'][name]['seconds']:.1f} s, "
             f"best validation loss {hist.best_valid_loss:.4g} at step {hist.best_step}")
+    states = []
+    for i, rows in enumerate(extra):
+        t0 = time.perf_counter()
+        states.append(rows.fit(family, train, valid, setting, jax.random.fold_in(k_model, 1000 + i), progress))
+        result["train"]["/".join(rows.methods)] = {"seconds": time.perf_counter() - t0}
     with jax.enable_x64(True):
         for i, value in enumerate(cls.test_values):
             kc, ke, ks = jax.random.split(jax.random.fold_in(k_test, i), 3)
             ctx = test_contexts(family, value, setting, kc)
             res = evaluate(models, family, value, ctx, setting, ke)
+            if extra:
+                *_, truth, law = test_problem(family, value, setting)
+                for r, (rows, state) in enumerate(zip(extra, states)):
+                    _evaluate_rows(rows, state, res, family, value, ctx, setting,
+                                   jax.random.fold_in(ke, 1000 + r), law, truth)
             res["context_x"] = ctx["context_x"][0]
             if family in SHOCK:
                 res["shock"] = shock_samples(models["ANP"], family, value, ctx, setting, ks)
@@ -350,5 +404,5 @@ def run(family: str, setting: Setting = QUICK, *, seed: int = 0, progress: bool 
                 res["shock"]["SoftC-ANP"] = soft["ANP"]
             result["tests"][float(value)] = res
             log(f"[{family}] {cls.parameter}={value}: " + ", ".join(
-                f"{m} MSE {np.mean(res[m]['mse']):.3g} CE {np.mean(res[m]['ce']):+.2e}" for m in METHODS))
+                f"{m} MSE {np.mean(res[m]['mse']):.3g} CE {np.mean(res[m]['ce']):+.2e}" for m in methods))
     return result
