@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 
@@ -39,6 +40,23 @@ def atomic_write(path) -> Iterator[str]:
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def remove_stale_temporaries(path: str) -> None:
+    """Remove the temporary files ``<path>.XXXXXXXX.tmp`` of :func:`atomic_write` calls that were
+    killed midway (SIGKILL, power cut); ``path`` itself is then the previous, complete file."""
+    folder, base = os.path.split(os.path.abspath(path))
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    pattern = re.compile(re.escape(base) + r"\.[A-Za-z0-9_]{8}\.tmp")  # tempfile.mkstemp's names
+    for name in names:
+        if pattern.fullmatch(name):
+            try:
+                os.remove(os.path.join(folder, name))
+            except OSError:
+                pass
 
 
 def _os_error(err: BaseException | None) -> OSError | None:

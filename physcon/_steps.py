@@ -38,11 +38,12 @@ class _Settings:
     resume: bool
     hyperparams: dict
     key_list: list[int]  # the key's data, as stored in (and checked against) checkpoint headers
-    progress: bool
+    progress: bool | str  # a string: the progress bar's label
     mesh: Mesh | None
     shards: int | None = None  # size of the mesh's first axis, over which batches are split
     replicated: NamedSharding | None = None
     batch_sharding: NamedSharding | None = None
+    checkpoint_seconds: float | None = None  # also checkpoint when this long since the last write
 
     @property
     def per_epoch(self) -> int:

@@ -5,6 +5,7 @@
 ``physcon reproduce probconserv [--quick]``   the paper's GPME table and figures
 ``physcon reproduce boon [--quick]``   BOON's 1-D FNO vs BOON table and figures
 ``physcon reproduce boon-2d [--quick]``   BOON on (x, y, t): lid-driven cavity and 2-D wave
+``physcon reproduce ... --resume | --status``   continue a killed run (same numbers) / what remains
 ``physcon generate gpme --problem stefan --n 100 --out FILE``   a dataset as HDF5 (The Well's schema)
 ``physcon generate darcy --n 100 --set nodes=85 --out FILE``     any kind of :func:`physcon.data.kinds`
 ``physcon verify FILE``                regenerate a dataset file and compare
@@ -166,8 +167,13 @@ def _reproduce_boon(args) -> int:
         return 2
     setting, problems = _boon_setting(args)
     out = args.out or "physcon-out/boon"
+    units = [f"{p}/single" for p in setting.single if p in problems] + [f"{p}/multi" for p in setting.multi
+                                                                       if p in problems]
+    ck = _checkpoints(args, out, "boon", setting, units)
+    if ck is None:
+        return 0
     start = time.perf_counter()
-    result = boon.run(setting, out, problems=problems, seed=args.seed, progress=not args.quiet)
+    result = boon.run(setting, out, problems=problems, seed=args.seed, progress=not args.quiet, checkpoints=ck)
     print(f"wrote {os.path.join(out, 'table.md')}, results.json and figures for {len(result['cases'])} cases "
           f"in {time.perf_counter() - start:.0f} s")
     return 0
@@ -195,11 +201,38 @@ def _reproduce_boon2d(args) -> int:
         over["superres"] = False
     setting = dataclasses.replace(boon2d.QUICK if args.quick else boon2d.PAPER, **over)
     out = args.out or "physcon-out/boon-2d"
+    ck = _checkpoints(args, out, "boon-2d", setting, tuple(args.problems or setting.problems))
+    if ck is None:
+        return 0
     start = time.perf_counter()
-    result = boon2d.run(setting, out, problems=args.problems, seed=args.seed, progress=not args.quiet)
+    result = boon2d.run(setting, out, problems=args.problems, seed=args.seed, progress=not args.quiet,
+                        checkpoints=ck)
     print(f"wrote {os.path.join(out, 'table.md')}, results.json and figures for {len(result['problems'])} problems "
           f"in {time.perf_counter() - start:.0f} s")
     return 0
+
+
+def _checkpoints(args, out: str, paper: str, setting, units):
+    """The run's checkpoint folder ``<out>/checkpoints`` (:mod:`physcon.experiments._run`); with
+    ``--status`` print what is done and what remains and return ``None``; when resuming, print
+    the same summary first."""
+    import dataclasses
+
+    from physcon.experiments import _run
+
+    folder = os.path.join(out, "checkpoints")
+    if args.status:
+        if not os.path.exists(os.path.join(folder, "run.json")):
+            print(f"{folder}: no run started there")
+        else:
+            print(_run.status(folder, units))
+        return None
+    config = {"paper": paper, "setting": dataclasses.asdict(setting), "seed": args.seed}
+    ck = _run.Checkpoints(folder, config, resume=args.resume, checkpoint_every=args.checkpoint_every,
+                          checkpoint_seconds=args.checkpoint_seconds)
+    if args.resume:
+        print("resuming " + _run.status(folder, units))
+    return ck
 
 
 def _reproduce(args) -> int:
@@ -215,10 +248,14 @@ def _reproduce(args) -> int:
 
     setting = _setting(args, pcx.QUICK if args.quick else pcx.PAPER)
     families = args.families or list(pcx.T_STAR)
+    out = args.out or "physcon-out/probconserv"
+    ck = _checkpoints(args, out, "probconserv", setting, families)
+    if ck is None:
+        return 0
     results = []
     for fam in families:
-        results.append(pcx.run(fam, setting, seed=args.seed, progress=not args.quiet))
-        paths = report.write(results, args.out or "physcon-out/probconserv", title="ProbConserv reproduction"
+        results.append(pcx.run(fam, setting, seed=args.seed, progress=not args.quiet, checkpoints=ck))
+        paths = report.write(results, out, title="ProbConserv reproduction"
                              + (" (--quick)" if args.quick else ""))  # rewritten after each family
     print(f"wrote {paths['report']}, {paths['summary']} and {len(paths['figures'])} figures")
     return 0
@@ -265,6 +302,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--epochs", type=int, help="BOON: training epochs (override)")
     r.add_argument("--no-ablation", action="store_true", help="BOON: skip the output-overwrite-only model")
     r.add_argument("--no-superres", action="store_true", help="BOON: skip the 2x-resolution evaluation")
+    r.add_argument("--resume", action="store_true",
+                   help="continue the run in OUT/checkpoints (killed or stopped): the same final numbers, bit for bit")
+    r.add_argument("--status", action="store_true", help="print what the run in OUT/checkpoints has done and what "
+                                                          "remains, then exit")
+    r.add_argument("--checkpoint-every", type=int, default=None, metavar="STEPS",
+                   help="checkpoint the model in training every STEPS steps (default: by time only)")
+    r.add_argument("--checkpoint-seconds", type=float, default=None, metavar="S",
+                   help="checkpoint the model in training when S seconds have passed since the last "
+                        "checkpoint (default 60 unless --checkpoint-every is given)")
     r.set_defaults(func=_reproduce)
 
     g = sub.add_parser("generate", help="generate a dataset of any kind and save it in The Well's HDF5 schema")

@@ -42,6 +42,7 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import ArrayLike, PRNGKeyArray, PyTree, Shaped
 
+from physcon._io import remove_stale_temporaries
 from physcon._steps import _chunk_runner, _objective, _place, _Settings, _validator, batch_indices
 from physcon.checkpoint import (  # the file functions are re-exported: physcon.train.save_model etc.
     CHECKPOINT_FORMAT,
@@ -76,9 +77,10 @@ def fit(
     log_every: int = 100,
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: int | None = None,
+    checkpoint_seconds: float | None = None,
     resume: bool = False,
     hyperparams: dict | None = None,
-    progress: bool = True,
+    progress: bool | str = True,
     mesh: Mesh | None = None,
 ) -> tuple[eqx.Module, History]:
     """Train ``model`` for ``steps`` optimiser steps on minibatches of ``data``.
@@ -118,6 +120,12 @@ def fit(
             JSON header line (physcon version, step, ``hyperparams``, optimiser structure,
             ``batch_size``, ``steps``, key data, ...) and the model, optimiser state, best model,
             history and keys. An existing file is not overwritten unless ``resume=True``.
+            A write that is killed midway leaves the previous checkpoint intact (a temporary
+            ``<checkpoint>.*.tmp`` beside it is ignored, and removed by the next resume).
+        checkpoint_seconds: also rewrite the checkpoint after the first chunk that ends at
+            least this many seconds after the last write (or the start). Given alone (without
+            ``checkpoint_every``), checkpoints are written by time only (and at the end); the
+            chunk length is then unchanged.
         resume: continue from ``checkpoint`` if that file exists (else start afresh). The run
             must agree with the file on ``batch_size``, ``N``, ``key``, ``hyperparams``, the
             aux names, and the optimiser and model structure; the continued run is then
@@ -127,7 +135,8 @@ def fit(
             constructor arguments, so :func:`load_model` can rebuild it) and checked on resume.
             The optimiser is only checked by the structure of its state, so put its settings
             (learning rate, schedule) here too if a resume should verify them.
-        progress: show a tqdm progress bar with the recent loss.
+        progress: show a tqdm progress bar (rate, ETA and the recent loss); a string is
+            shown as the bar's label (e.g. the model's name).
         mesh: optional ``jax.sharding.Mesh`` for data parallelism: every batch is sharded
             over the mesh's first axis (``batch_size`` must be divisible by its size); data,
             validation data, parameters and optimiser state are replicated on every device
@@ -148,8 +157,8 @@ def fit(
     """
     cfg = _check_args(model, data, steps=steps, batch_size=batch_size, key=key, valid_data=valid_data,
                       valid_every=valid_every, valid_fn=valid_fn, keep_best=keep_best, log_every=log_every,
-                      checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume,
-                      hyperparams=hyperparams, progress=progress, mesh=mesh)
+                      checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+                      checkpoint_seconds=checkpoint_seconds, resume=resume, hyperparams=hyperparams, progress=progress, mesh=mesh)
 
     # ---- state
     data_key, step_key, valid_key = jax.random.split(key, 3)
@@ -179,7 +188,8 @@ def fit(
 
 # --- checked arguments ------------------------------------------------------------------------
 def _check_args(model, data, *, steps, batch_size, key, valid_data, valid_every, valid_fn, keep_best,
-                log_every, checkpoint, checkpoint_every, resume, hyperparams, progress, mesh) -> _Settings:
+                log_every, checkpoint, checkpoint_every, checkpoint_seconds, resume, hyperparams, progress,
+                mesh) -> _Settings:
     """Validate :func:`fit`'s arguments (``ValueError`` naming the argument) and fill in defaults."""
     steps = _positive_int(steps, "steps")
     batch_size = _positive_int(batch_size, "batch_size")
@@ -199,12 +209,18 @@ def _check_args(model, data, *, steps, batch_size, key, valid_data, valid_every,
     if checkpoint is None:
         if resume:
             raise ValueError("resume=True needs checkpoint=path")
-        if checkpoint_every is not None:
-            raise ValueError("checkpoint_every given without checkpoint=path")
+        if checkpoint_every is not None or checkpoint_seconds is not None:
+            raise ValueError("checkpoint_every / checkpoint_seconds given without checkpoint=path")
     else:
         checkpoint = os.fspath(checkpoint)
-        checkpoint_every = _positive_int(log_every if checkpoint_every is None else checkpoint_every,
-                                         "checkpoint_every")
+        if checkpoint_seconds is not None:
+            if isinstance(checkpoint_seconds, bool) or not isinstance(checkpoint_seconds, (int, float, np.number)) \
+                    or not checkpoint_seconds > 0:
+                raise ValueError(f"checkpoint_seconds must be a positive number, got {checkpoint_seconds!r}")
+            checkpoint_seconds = float(checkpoint_seconds)
+        if checkpoint_every is not None or checkpoint_seconds is None:
+            checkpoint_every = _positive_int(log_every if checkpoint_every is None else checkpoint_every,
+                                             "checkpoint_every")
         if os.path.exists(checkpoint) and not resume:
             raise FileExistsError(f"checkpoint {checkpoint} exists: pass resume=True to continue it, "
                                   "or remove it")
@@ -212,8 +228,10 @@ def _check_args(model, data, *, steps, batch_size, key, valid_data, valid_every,
     key_list = _key_list(key)
     if not isinstance(model, eqx.Module):
         raise ValueError(f"model must be an eqx.Module, got {type(model).__name__}")
+    if not isinstance(progress, (bool, str)):
+        raise ValueError(f"progress must be a bool or a label string, got {progress!r}")
     cfg = _Settings(steps, batch_size, log_every, n, n_valid, valid_every, checkpoint, checkpoint_every,
-                    resume, hyperparams, key_list, progress, mesh)
+                    resume, hyperparams, key_list, progress, mesh, checkpoint_seconds=checkpoint_seconds)
     if mesh is None:
         return cfg
     if not isinstance(mesh, Mesh):
@@ -261,11 +279,14 @@ class _Checkpoints:
                  optimizer: str, aux_names: list[str]):
         self.cfg, self.record, self.static, self.loss_dtype = cfg, record, static, loss_dtype
         self.model_name, self.optimizer, self.aux_names = model_name, optimizer, aux_names
+        self.last_write = time.monotonic()
 
     def resume(self, params, opt_state):
         """``(start step, params, opt_state, best_params)``: the checkpoint's when resuming from
         an existing file (its history goes into the record), else step 0 and the given state."""
         cfg = self.cfg
+        if cfg.resume:
+            remove_stale_temporaries(cfg.checkpoint)
         if not (cfg.resume and os.path.exists(cfg.checkpoint)):
             return 0, params, opt_state, None
         header, params, opt_state, best_params = _load_checkpoint(
@@ -281,7 +302,11 @@ class _Checkpoints:
     def save(self, step, params, opt_state, best_params) -> None:
         """Rewrite the checkpoint if ``step`` is a checkpoint step (or the last step)."""
         cfg, record = self.cfg, self.record
-        if cfg.checkpoint is None or not (step % cfg.checkpoint_every == 0 or step == cfg.steps):
+        if cfg.checkpoint is None:
+            return
+        by_step = cfg.checkpoint_every is not None and step % cfg.checkpoint_every == 0
+        by_time = cfg.checkpoint_seconds is not None and time.monotonic() - self.last_write >= cfg.checkpoint_seconds
+        if not (by_step or by_time or step == cfg.steps):
             return
         info = {
             "step": step,
@@ -295,6 +320,7 @@ class _Checkpoints:
             "log_every": cfg.log_every,
             "valid_every": cfg.valid_every,
             "checkpoint_every": cfg.checkpoint_every,
+            "checkpoint_seconds": cfg.checkpoint_seconds,
             "aux": self.aux_names,
             "n_valid": len(record.valid_step),
             "n_chunks": len(record.seconds),
@@ -305,6 +331,8 @@ class _Checkpoints:
         best = None if best_params is None else eqx.combine(best_params, self.static)
         _write_checkpoint(cfg.checkpoint, info, eqx.combine(params, self.static), opt_state, best,
                           record.arrays(self.loss_dtype))
+        self.last_write = time.monotonic()
+
 
 
 # --- the host loop ----------------------------------------------------------------------------
@@ -315,7 +343,8 @@ def _loop(cfg: _Settings, record: _Record, params, opt_state, best_params, start
     ``(params, best_params)``."""
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=cfg.steps, initial=start, unit="step", desc="fit", disable=not cfg.progress)
+    label = cfg.progress if isinstance(cfg.progress, str) else "fit"
+    bar = tqdm(total=cfg.steps, initial=start, unit="step", desc=label, disable=not cfg.progress)
     step = done = start
     try:
         while step < cfg.steps:

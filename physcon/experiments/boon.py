@@ -52,6 +52,7 @@ from physcon.data import operator as od
 from physcon.bc import Neumann, Periodic
 from physcon.constraints import BOON
 from physcon.experiments import boon_report
+from physcon.experiments._run import Checkpoints
 from physcon.experiments._boon_data import COARSE_OK, coarsen, generate  # noqa: F401 (public here)
 from physcon.models import FNO
 from physcon.train import fit
@@ -199,13 +200,15 @@ def optimizer(setting: Setting, steps_per_epoch: int, step_size: int):
     return optax.chain(optax.add_decayed_weights(setting.weight_decay), optax.adam(lr))
 
 
-def train(model, data: dict, t, setting: Setting, *, epochs: int, step_size: int, key, progress=True):
-    """``(trained model, history)`` after ``epochs`` epochs of the paper's recipe."""
+def train(model, data: dict, t, setting: Setting, *, epochs: int, step_size: int, key, progress=True,
+          fit_options: dict | None = None):
+    """``(trained model, history)`` after ``epochs`` epochs of the paper's recipe (``fit_options``:
+    more :func:`physcon.train.fit` arguments: checkpoint, resume, progress label)."""
     spe = data["a"].shape[0] // setting.batch_size
     steps = epochs * spe
     return fit(model, lambda m, b, k: loss_fn(m, b, k, t=t), data, optimizer(setting, spe, step_size),
                steps=steps, batch_size=setting.batch_size, key=key,
-               log_every=math.gcd(steps, setting.log_every), progress=progress)
+               log_every=math.gcd(steps, setting.log_every), **{"progress": progress, **(fit_options or {})})
 
 
 # --- evaluation ------------------------------------------------------------------------------
@@ -300,8 +303,10 @@ def case_sizes(problem: str, multi_step: bool, setting: Setting) -> dict:
 
 
 def run_case(problem: str, multi_step: bool, setting: Setting = QUICK, *, seed: int = 0, progress: bool = True,
-             log=print) -> dict:
-    """Data, the models, their evaluation (also at 2x resolution) for one case; JSON-able."""
+             log=print, checkpoints: Checkpoints | None = None) -> dict:
+    """Data, the models, their evaluation (also at 2x resolution) for one case; JSON-able.
+    ``checkpoints``: keeps each model's training state and result (units ``<case>/<model>``)."""
+    ck = checkpoints or Checkpoints(None, {})
     sz = case_sizes(problem, multi_step, setting)
     n_train, n_test, n = sz["n_train"], sz["n_test"], sz["n_train"] + sz["n_test"]
     name = f"{problem}/{'multi' if multi_step else 'single'}"
@@ -337,9 +342,12 @@ def run_case(problem: str, multi_step: bool, setting: Setting = QUICK, *, seed: 
     t_train = jnp.asarray(_times(ds, multi_step), dtype)
     k_init, k_fit = jax.random.split(jax.random.PRNGKey(seed))
     for mname, model in make_models(problem, multi_step, setting, k_init, dtype).items():
+        if ck.done(f"{name}/{mname}"):
+            res["models"][mname] = ck.load(f"{name}/{mname}")
+            continue
         t0 = time.perf_counter()
         model, hist = train(model, train_data, t_train, setting, epochs=sz["epochs"], step_size=sz["step_size"],
-                            key=k_fit, progress=progress)
+                            key=k_fit, progress=progress, fit_options=ck.fit_options(f"{name}/{mname}", progress))
         loss = np.asarray(hist.loss, np.float64).reshape(-1, spe).mean(1) / setting.batch_size
         m = {"train_seconds": time.perf_counter() - t0, "compile_seconds": hist.compile_seconds,
              "s_per_epoch": spe / hist.steps_per_second, "final_loss": float(loss[-1]), "loss": loss.tolist()}
@@ -351,6 +359,7 @@ def run_case(problem: str, multi_step: bool, setting: Setting = QUICK, *, seed: 
             ev = evaluate(model, coarse, problem, multi_step, setting)
             m.update({f"{k}_half": ev[k] for k in ("rel_l2", "boundary")})
         res["models"][mname] = m
+        ck.save(f"{name}/{mname}", m)
         bnd = ", ".join(f"{k} {v['mean']:.1e}" for k, v in m["boundary"].items())
         log(f"[{name}] {mname}: rel L2 {m['rel_l2']:.4f}" + (f" (2x: {m['rel_l2_2x']:.4f})" if fine else "")
             + (f" (0.5x: {m['rel_l2_half']:.4f})" if coarse else "")
@@ -359,9 +368,13 @@ def run_case(problem: str, multi_step: bool, setting: Setting = QUICK, *, seed: 
 
 
 def run(setting: Setting = QUICK, out_dir: str | None = None, *, problems=None, seed: int = 0,
-        progress: bool = True, log=print) -> dict:
+        progress: bool = True, log=print, checkpoints: Checkpoints | None = None) -> dict:
     """Every case of ``setting`` (optionally only ``problems``); writes the report into
-    ``out_dir`` after each case when given. Returns ``{"setting", "seed", "cases", "seconds"}``."""
+    ``out_dir`` after each case when given. Returns ``{"setting", "seed", "cases", "seconds"}``.
+    ``checkpoints``: a :class:`~physcon.experiments._run.Checkpoints` folder (units: the cases
+    ``<problem>/single|multi`` and their models): a killed run resumed from it ends with the same
+    numbers."""
+    ck = checkpoints or Checkpoints(None, {})
     problems = tuple(problems or PROBLEMS)
     bad = [p for p in problems if p not in PROBLEMS]
     if bad:
@@ -370,8 +383,9 @@ def run(setting: Setting = QUICK, out_dir: str | None = None, *, problems=None, 
     start = time.perf_counter()
     result = {"setting": dataclasses.asdict(setting), "seed": seed, "backend": jax.default_backend(), "cases": {}}
     for problem, multi in cases:
-        result["cases"][f"{problem}/{'multi' if multi else 'single'}"] = run_case(
-            problem, multi, setting, seed=seed, progress=progress, log=log)
+        name = f"{problem}/{'multi' if multi else 'single'}"
+        result["cases"][name] = ck.unit(name, lambda: run_case(
+            problem, multi, setting, seed=seed, progress=progress, log=log, checkpoints=ck))
         result["seconds"] = time.perf_counter() - start
         if out_dir is not None:
             boon_report.write(result, out_dir, models=MODELS)

@@ -45,6 +45,7 @@ import numpy as np
 
 from physcon.bc import Dirichlet, Neumann, boundary_stencil
 from physcon.constraints import BOON
+from physcon.experiments._run import Checkpoints
 from physcon.experiments.boon import _cast, optimizer, relative_l2
 from physcon.models import FNO
 from physcon.train import fit
@@ -151,12 +152,13 @@ def apply(model, batch: dict, t) -> jax.Array:
     return jax.vmap(lambda a: model(a, t))(batch["a"])
 
 
-def train(model, data: dict, t, setting: Setting, key, progress=True):
+def train(model, data: dict, t, setting: Setting, key, progress=True, fit_options: dict | None = None):
     spe = data["a"].shape[0] // setting.batch_size
     steps = setting.epochs * spe
     loss = lambda m, b, k: jnp.sum(relative_l2(apply(m, b, t), b["u"]))
     return fit(model, loss, data, optimizer(setting, spe, setting.step_size), steps=steps,
-               batch_size=setting.batch_size, key=key, log_every=math.gcd(steps, setting.log_every), progress=progress)
+               batch_size=setting.batch_size, key=key, log_every=math.gcd(steps, setting.log_every),
+               **{"progress": progress, **(fit_options or {})})
 
 
 _predict = eqx.filter_jit(apply)
@@ -213,7 +215,9 @@ def evaluate(pred: np.ndarray, ds: dict, problem: str) -> dict:
             "boundary": {k: {"mean": float(v.mean()), "max": float(v.max())} for k, v in bnd.items()}}
 
 
-def run_problem(problem: str, setting: Setting = QUICK, *, seed: int = 0, progress: bool = True, log=print):
+def run_problem(problem: str, setting: Setting = QUICK, *, seed: int = 0, progress: bool = True, log=print,
+                checkpoints: Checkpoints | None = None):
+    ck = checkpoints or Checkpoints(None, {})
     start = time.perf_counter()
     n_all = setting.n_train + setting.n_test
     ds = generate(problem, n_all, setting.n, setting, seed)
@@ -235,8 +239,12 @@ def run_problem(problem: str, setting: Setting = QUICK, *, seed: int = 0, progre
     k_init, k_fit = jax.random.split(jax.random.PRNGKey(seed))
     preds = {}
     for name, model in make_models(problem, setting, k_init, jnp.dtype(dtype)).items():
+        if ck.done(f"{problem}/{name}"):
+            res["models"][name], preds[name] = ck.load(f"{problem}/{name}")
+            continue
         t0 = time.perf_counter()
-        model, hist = train(model, data, t, setting, k_fit, progress=progress)
+        model, hist = train(model, data, t, setting, k_fit, progress=progress,
+                            fit_options=ck.fit_options(f"{problem}/{name}", progress))
         spe = setting.n_train // setting.batch_size
         m = {"train_seconds": time.perf_counter() - t0, "s_per_epoch": spe / hist.steps_per_second,
              "loss": (np.asarray(hist.loss, np.float64).reshape(-1, spe).mean(1) / setting.batch_size).tolist()}
@@ -247,6 +255,7 @@ def run_problem(problem: str, setting: Setting = QUICK, *, seed: int = 0, progre
             ev = evaluate(predict(model, model_inputs(fine, problem, np.float64), fine["t"]), fine, problem)
             m.update({f"{k}_2x": v for k, v in ev.items()})
         res["models"][name] = m
+        ck.save(f"{problem}/{name}", (m, preds[name]))
         bmax = max(v["max"] for v in m["boundary"].values())
         log(f"[{problem}] {name}: rel L2 {m['rel_l2']:.4f}" + (f" (2x: {m['rel_l2_2x']:.4f})" if fine else "")
             + f", max boundary error {bmax:.1e}; {m['s_per_epoch']:.2f} s/epoch")
@@ -255,7 +264,11 @@ def run_problem(problem: str, setting: Setting = QUICK, *, seed: int = 0, progre
 
 
 def run(setting: Setting = QUICK, out_dir: str | None = None, *, problems=None, seed: int = 0, progress=True,
-        log=print) -> dict:
+        log=print, checkpoints: Checkpoints | None = None) -> dict:
+    """Every problem of ``setting`` (or ``problems``); the report goes to ``out_dir`` after each.
+    ``checkpoints``: a :class:`~physcon.experiments._run.Checkpoints` folder (units: the problems and
+    ``<problem>/<model>``): a killed run resumed from it ends with the same numbers."""
+    ck = checkpoints or Checkpoints(None, {})
     problems = tuple(problems or setting.problems)
     bad = [p for p in problems if p not in PROBLEMS]
     if bad:
@@ -263,7 +276,8 @@ def run(setting: Setting = QUICK, out_dir: str | None = None, *, problems=None, 
     start = time.perf_counter()
     result = {"setting": dataclasses.asdict(setting), "seed": seed, "backend": jax.default_backend(), "problems": {}}
     for p in problems:
-        result["problems"][p] = run_problem(p, setting, seed=seed, progress=progress, log=log)
+        result["problems"][p] = ck.unit(p, lambda: run_problem(p, setting, seed=seed, progress=progress, log=log,
+                                                              checkpoints=ck))
         result["seconds"] = time.perf_counter() - start
         if out_dir is not None:
             write(result, out_dir)

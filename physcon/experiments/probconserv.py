@@ -37,6 +37,7 @@ from physcon import data as pdata
 from physcon import metrics
 from physcon.constraints import conservation_law, hard_projection, probconserv, soft_penalty
 from physcon.distributions import DiagonalGaussian
+from physcon.experiments._run import Checkpoints
 from physcon.grid import Grid1D
 from physcon.models import ANP, elbo_loss, moment_match
 from physcon.tasks import evaluation_grid, sample_tasks
@@ -171,9 +172,10 @@ def _validation(model, vdata):
 
 
 def train_model(train: dict, valid: dict, setting: Setting, key, *, family: str | None = None,
-                softc: bool = False, progress: bool = True):
+                softc: bool = False, progress: bool = True, fit_options: dict | None = None):
     """Train an ANP (or SoftC-ANP with ``softc=True``) on ``train``; returns ``(model, history)``
-    with the best-validation model (validation: the ELBO with dropout off, per function)."""
+    with the best-validation model (validation: the ELBO with dropout off, per function).
+    ``fit_options``: more :func:`physcon.train.fit` arguments (checkpoint, resume, label)."""
     k_init, k_fit = jax.random.split(key)
     model = ANP(hidden=setting.hidden, latent=setting.latent, key=k_init)
     loss = (partial(softc_loss, family=family, weight=setting.softc_weight, points=setting.softc_points)
@@ -181,7 +183,7 @@ def train_model(train: dict, valid: dict, setting: Setting, key, *, family: str 
     return fit(model, loss, train, optax.adam(setting.lr), steps=setting.steps,
                batch_size=setting.batch_size, key=k_fit, has_aux=True, valid_data=valid,
                valid_every=setting.valid_every, valid_fn=_validation, keep_best=True,
-               log_every=min(100, setting.valid_every), progress=progress)
+               log_every=min(100, setting.valid_every), **{"progress": progress, **(fit_options or {})})
 
 
 # --- prediction and the constraint step --------------------------------------------------------
@@ -351,8 +353,12 @@ def _shock_draws(model, cx, cy, points, law, x, key, methods: tuple, setting: Se
 
 
 def run(family: str, setting: Setting = QUICK, *, seed: int = 0, progress: bool = True,
-        log=print, extra: tuple[Rows, ...] = ()) -> dict:
+        log=print, extra: tuple[Rows, ...] = (), checkpoints: Checkpoints | None = None) -> dict:
     """The whole experiment for one family: data, both models, every test value.
+
+    ``checkpoints``: a :class:`~physcon.experiments._run.Checkpoints` folder: the models'
+    training state and every finished model and test value are kept there, and a killed run
+    resumed from it ends with the same numbers (units ``family``, ``family/ANP``, ...).
 
     ``extra``: more Step-1 models (:class:`Rows`), fitted on the same tasks and evaluated on the
     same test contexts; their rows follow :data:`METHODS` (``result["methods"]``).
@@ -361,6 +367,9 @@ def run(family: str, setting: Setting = QUICK, *, seed: int = 0, progress: bool 
     seconds, best step, final losses) and ``"tests"`` (per test value: :func:`evaluate`'s
     output plus ``"shock"`` where applicable).
     """
+    ck = checkpoints or Checkpoints(None, {})
+    if ck.done(family):
+        return ck.load(family)
     key = jax.random.PRNGKey(seed)
     k_data, k_model, k_test = jax.random.split(key, 3)
     cls = pdata.problem_class(family)
@@ -374,12 +383,13 @@ def run(family: str, setting: Setting = QUICK, *, seed: int = 0, progress: bool 
     models = {}
     for name, softc in (("ANP", False), ("SoftC-ANP", True)):
         t0 = time.perf_counter()
-        model, hist = train_model(train, valid, setting, k_model, family=family, softc=softc, progress=progress)
+        model, hist = train_model(train, valid, setting, k_model, family=family, softc=softc, progress=progress,
+                                  fit_options=ck.fit_options(f"{family}/{name}", progress))
         models[name] = model
-        result["train"][name] = {
+        result["train"][name] = ck.unit(f"{family}/{name}", lambda: {
             "seconds": time.perf_counter() - t0, "steps_per_second": hist.steps_per_second,
             "compile_seconds": hist.compile_seconds, "best_step": hist.best_step,
-            "best_valid_loss": hist.best_valid_loss, "final_loss": float(hist.loss[-1])}
+            "best_valid_loss": hist.best_valid_loss, "final_loss": float(hist.loss[-1])})
         log(f"[{family}] {name}: {setting.steps} steps in {result['train'][name]['seconds']:.1f} s, "
             f"best validation loss {hist.best_valid_loss:.4g} at step {hist.best_step}")
     states = []
@@ -389,6 +399,10 @@ def run(family: str, setting: Setting = QUICK, *, seed: int = 0, progress: bool 
         result["train"]["/".join(rows.methods)] = {"seconds": time.perf_counter() - t0}
     with jax.enable_x64(True):
         for i, value in enumerate(cls.test_values):
+            unit = f"{family}/{cls.parameter}={value}"
+            if ck.done(unit):
+                result["tests"][float(value)] = ck.load(unit)
+                continue
             kc, ke, ks = jax.random.split(jax.random.fold_in(k_test, i), 3)
             ctx = test_contexts(family, value, setting, kc)
             res = evaluate(models, family, value, ctx, setting, ke)
@@ -402,7 +416,9 @@ def run(family: str, setting: Setting = QUICK, *, seed: int = 0, progress: bool 
                 res["shock"] = shock_samples(models["ANP"], family, value, ctx, setting, ks)
                 soft = shock_samples(models["SoftC-ANP"], family, value, ctx, setting, ks, methods=("ANP",))
                 res["shock"]["SoftC-ANP"] = soft["ANP"]
+            ck.save(unit, res)
             result["tests"][float(value)] = res
             log(f"[{family}] {cls.parameter}={value}: " + ", ".join(
                 f"{m} MSE {np.mean(res[m]['mse']):.3g} CE {np.mean(res[m]['ce']):+.2e}" for m in methods))
+    ck.save(family, result)
     return result
