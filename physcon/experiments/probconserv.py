@@ -174,8 +174,7 @@ def _validation(model, vdata):
 def train_model(train: dict, valid: dict, setting: Setting, key, *, family: str | None = None,
                 softc: bool = False, progress: bool = True, fit_options: dict | None = None):
     """Train an ANP (or SoftC-ANP with ``softc=True``) on ``train``; returns ``(model, history)``
-    with the best-validation model (validation: the ELBO with dropout off, per function).
-    ``fit_options``: more :func:`physcon.train.fit` arguments (checkpoint, resume, label)."""
+    with the best-validation model (validation: the ELBO with dropout off, per function)."""
     k_init, k_fit = jax.random.split(key)
     model = ANP(hidden=setting.hidden, latent=setting.latent, key=k_init)
     loss = (partial(softc_loss, family=family, weight=setting.softc_weight, points=setting.softc_points)
@@ -356,10 +355,7 @@ def run(family: str, setting: Setting = QUICK, *, seed: int = 0, progress: bool 
         log=print, extra: tuple[Rows, ...] = (), checkpoints: Checkpoints | None = None) -> dict:
     """The whole experiment for one family: data, both models, every test value.
 
-    ``checkpoints``: a :class:`~physcon.experiments._run.Checkpoints` folder: the models'
-    training state and every finished model and test value are kept there, and a killed run
-    resumed from it ends with the same numbers (units ``family``, ``family/ANP``, ...).
-
+    ``checkpoints``: a :class:`~physcon.experiments._run.Checkpoints` folder (a killed run resumes).
     ``extra``: more Step-1 models (:class:`Rows`), fitted on the same tasks and evaluated on the
     same test contexts; their rows follow :data:`METHODS` (``result["methods"]``).
 
