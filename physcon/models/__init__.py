@@ -8,15 +8,20 @@
 
 Modules: ``anp`` (the model), ``anp_layers`` (attention, encoders, decoder), ``anp_loss`` (ELBO,
 moment matching), ``anp_torch`` (loading the reference's PyTorch weights; torch imported lazily),
-``fno`` (the model), ``fno_layers`` (spectral convolution, pointwise layer).
+``fno`` (the model), ``fno_layers`` (spectral convolution, pointwise layer), ``gp`` (the GP).
+* :class:`GP` a separable Gaussian process on ``(t, x)`` (kernels from tinygp), fitted by
+  marginal likelihood with :func:`fit_gp`; its posterior on a grid, :class:`GPPrediction`, is
+  Kronecker minus low rank and goes through :func:`physcon.constraints.probconserv`.
 """
 
-from physcon.models import anp, fno
+from physcon.models import anp, fno, gp
 from physcon.models.anp import ANP, ANPEncoding, elbo_loss, moment_match
 from physcon.models.anp_torch import load_state_dict, state_dict
 from physcon.models.fno import FNO, Pointwise, SpectralConv
+from physcon.models.gp import GP, GPPrediction, fit_gp
 
 __all__ = [
-    "ANP", "ANPEncoding", "FNO", "Pointwise", "SpectralConv", "anp", "elbo_loss", "fno",
+    "ANP", "ANPEncoding", "FNO", "GP", "GPPrediction", "Pointwise", "SpectralConv", "anp", "elbo_loss", "fit_gp",
+    "fno", "gp",
     "load_state_dict", "moment_match", "state_dict",
 ]
