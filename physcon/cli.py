@@ -217,7 +217,12 @@ def _reproduce(args) -> int:
     families = args.families or list(pcx.T_STAR)
     results = []
     for fam in families:
-        results.append(pcx.run(fam, setting, seed=args.seed, progress=not args.quiet))
+        extra = ()
+        if getattr(args, "gp", False):
+            from physcon.experiments import probconserv_gp
+
+            extra = (probconserv_gp.ROWS,)
+        results.append(pcx.run(fam, setting, seed=args.seed, progress=not args.quiet, extra=extra))
         paths = report.write(results, args.out or "physcon-out/probconserv", title="ProbConserv reproduction"
                              + (" (--quick)" if args.quick else ""))  # rewritten after each family
     print(f"wrote {paths['report']}, {paths['summary']} and {len(paths['figures'])} figures")
@@ -256,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--families", nargs="+", choices=["diffusion", "pme", "stefan", "advection", "burgers"],
                    help="ProbConserv: subset of the experiments (default: all five)")
     r.add_argument("--out", default=None, help="output folder (default: physcon-out/<paper>)")
+    r.add_argument("--gp", action="store_true", help="ProbConserv: add GP and ProbConserv-GP rows")
     _size_options(r)
     r.add_argument("--problems", nargs="+", choices=list(BOON_PROBLEMS) + ["cavity", "wave"],
                    help="BOON: subset of the problems (default: all; boon-2d: cavity, wave)")
