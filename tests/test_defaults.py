@@ -279,6 +279,10 @@ CALLS = {
     "pc.models.FNO": lambda: _fno()(jnp.zeros((2, 16))),
     "pc.models.Ensemble": lambda: pc.models.Ensemble(lambda k: pc.models.Pointwise(2, 3, key=k), key=KEY),
     "pc.models.members_gaussian": lambda: pc.models.members_gaussian(jnp.arange(6.0).reshape(2, 3)),
+    "pc.models.GP": lambda: pc.models.GP().predict(_gp_ctx(), jnp.ones(3), jnp.linspace(0, 1, 3), jnp.linspace(0, 1, 4)),
+    "pc.models.GPPrediction": lambda: pc.models.GP().predict(  # result of GP.predict
+        _gp_ctx(), jnp.ones(3), jnp.linspace(0, 1, 3), jnp.linspace(0, 1, 4)).sample(KEY, 2),
+    "pc.models.fit_gp": lambda: pc.models.fit_gp(_gp_ctx(), jnp.arange(3.0), steps=5),  # fewer steps
     "pc.models.Pointwise": lambda: pc.models.Pointwise(2, 3, key=KEY)(jnp.zeros((2, 16))),
     "pc.models.SpectralConv": lambda: pc.models.SpectralConv(2, 3, 4, key=KEY)(jnp.zeros((2, 16))),
     "pc.models.moment_match": lambda: pc.models.moment_match(_gauss((4, 3, 16))),
@@ -360,6 +364,10 @@ def _heat():
     p = pc.solvers.heat.HeatNeumann()
     g = pc.Grid1D.nodes(0.0, 1.0, 17)
     return pc.solvers.heat.heat_neumann_solve(p, g, jnp.zeros(17), jnp.linspace(0, 0.1, 3))
+
+
+def _gp_ctx():
+    return jnp.array([[0.0, 0.1], [0.5, 0.6], [1.0, 0.3]])
 
 
 def _saved(then):
