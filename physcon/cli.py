@@ -212,7 +212,7 @@ def _reproduce_boon2d(args) -> int:
     return 0
 
 
-def _checkpoints(args, out: str, paper: str, setting, units):
+def _checkpoints(args, out: str, paper: str, setting, units, extra: tuple = ()):
     """The run's checkpoint folder ``<out>/checkpoints`` (:mod:`physcon.experiments._run`); with
     ``--status`` print what is done and what remains and return ``None``; when resuming, print
     the same summary first."""
@@ -228,6 +228,8 @@ def _checkpoints(args, out: str, paper: str, setting, units):
             print(_run.status(folder, units))
         return None
     config = {"paper": paper, "setting": dataclasses.asdict(setting), "seed": args.seed}
+    if extra:  # a resumed run must not silently drop or add --gp/--ensemble rows
+        config["extra"] = list(extra)
     ck = _run.Checkpoints(folder, config, resume=args.resume, checkpoint_every=args.checkpoint_every,
                           checkpoint_seconds=args.checkpoint_seconds)
     if args.resume:
@@ -247,14 +249,31 @@ def _reproduce(args) -> int:
     from physcon.experiments import probconserv_report as report
 
     setting = _setting(args, pcx.QUICK if args.quick else pcx.PAPER)
+    if getattr(args, "study", None):
+        from physcon.experiments import probconserv_studies as studies
+
+        fn = studies.sigma_study if args.study == "sigma" else studies.hetero_study
+        paths = studies.write(args.study, fn(setting, seed=args.seed), args.out or "physcon-out/probconserv-studies")
+        print(f"wrote {', '.join(paths)}")
+        return 0
     families = args.families or list(pcx.T_STAR)
     out = args.out or "physcon-out/probconserv"
-    ck = _checkpoints(args, out, "probconserv", setting, families)
+    extra = ()
+    if getattr(args, "ensemble", None):
+        from physcon.experiments import probconserv_ensemble as pce
+
+        extra = extra + (pce.rows(args.ensemble),)
+    if getattr(args, "gp", False):
+        from physcon.experiments import probconserv_gp
+
+        extra = extra + (probconserv_gp.ROWS,)
+    ck = _checkpoints(args, out, "probconserv", setting, families,
+                      extra=tuple(m for rows in extra for m in rows.methods))
     if ck is None:
         return 0
     results = []
     for fam in families:
-        results.append(pcx.run(fam, setting, seed=args.seed, progress=not args.quiet, checkpoints=ck))
+        results.append(pcx.run(fam, setting, seed=args.seed, progress=not args.quiet, checkpoints=ck, extra=extra))
         paths = report.write(results, out, title="ProbConserv reproduction"
                              + (" (--quick)" if args.quick else ""))  # rewritten after each family
     print(f"wrote {paths['report']}, {paths['summary']} and {len(paths['figures'])} figures")
@@ -293,6 +312,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--families", nargs="+", choices=["diffusion", "pme", "stefan", "advection", "burgers"],
                    help="ProbConserv: subset of the experiments (default: all five)")
     r.add_argument("--out", default=None, help="output folder (default: physcon-out/<paper>)")
+    r.add_argument("--ensemble", type=int, metavar="M", default=None,
+                   help="probconserv: add Ensemble-ANP / ProbConserv-Ensemble-ANP rows with M ANP members")
+    r.add_argument("--gp", action="store_true", help="ProbConserv: add GP and ProbConserv-GP rows")
+    r.add_argument("--study", choices=["sigma", "hetero"], help="ProbConserv: the sigma_G sweep (PME) or the "
+                   "heteroskedasticity figure (Stefan), Step 1 a GP")
     _size_options(r)
     r.add_argument("--problems", nargs="+", choices=list(BOON_PROBLEMS) + ["cavity", "wave"],
                    help="BOON: subset of the problems (default: all; boon-2d: cavity, wave)")

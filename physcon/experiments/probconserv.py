@@ -41,6 +41,7 @@ from physcon.experiments._run import Checkpoints
 from physcon.grid import Grid1D
 from physcon.models import ANP, elbo_loss, moment_match
 from physcon.tasks import evaluation_grid, sample_tasks
+from physcon.experiments.probconserv_rows import Rows, _evaluate_rows, _function_metrics, gaussian_metrics
 from physcon.train import fit
 
 #: The paper's reporting time of each family.
@@ -48,25 +49,6 @@ T_STAR = {"diffusion": 0.5, "pme": 0.5, "stefan": 0.05, "advection": 0.1, "burge
 #: Families with a front whose position the downstream task estimates (first x with u <= 0).
 SHOCK = ("pme", "stefan", "advection")
 METHODS = ("ANP", "SoftC-ANP", "HardC-ANP", "ProbConserv-ANP")
-
-
-@dataclasses.dataclass(frozen=True)
-class Rows:
-    """More Step-1 models in the table (a GP, an ensemble, ...): rows ``methods`` of :func:`run`.
-
-    Attributes:
-        methods: the row names, e.g. ``("GP", "ProbConserv-GP")``.
-        fit: ``fit(family, train, valid, setting, key, progress) -> state``, once per family
-            (``train``/``valid`` as from :func:`make_tasks`; a model-free method returns ``None``).
-        predict: ``predict(state, family, value, contexts, setting, key) -> {method: (mean,
-            variance)}``, each ``(n_test, eval_nt, eval_nx)`` on the evaluation grid of
-            :func:`physcon.tasks.evaluation_grid` (``contexts`` from :func:`test_contexts`);
-            called under float64. The metrics are those of the ANP rows (:func:`gaussian_metrics`).
-    """
-
-    methods: tuple[str, ...]
-    fit: object
-    predict: object
 
 
 @dataclasses.dataclass(frozen=True)
@@ -209,15 +191,6 @@ def constrained(samples: DiagonalGaussian, law, method: str):
     return post.mean, jax.vmap(lambda p: p.variance)(post), post
 
 
-def _function_metrics(mean, var, truth, law, j):
-    # the reference clamps posterior variances at 1e-8 (an exact constraint can drive a
-    # marginal variance to 0 where one point carries the whole quadrature weight)
-    var = jnp.maximum(var, 1e-8)
-    ce = law.residual(mean)[:, 0]
-    return {"ce_t": ce, "ce": ce[j], "ll": metrics.log_likelihood(mean[j], var[j], truth[j]),
-            "mse": metrics.mse(mean[j], truth[j]), "crps": metrics.crps(mean[j], var[j], truth[j])}
-
-
 def test_problem(family: str, value: float, setting: Setting):
     """The evaluation grid of one test value: ``(x (nx,), t (nt,), points (nt * nx, 2), j, truth
     (nt, nx), law)`` with ``j`` the index of :data:`T_STAR` and ``law`` the trapezoid-rule
@@ -228,20 +201,6 @@ def test_problem(family: str, value: float, setting: Setting):
     j = int(np.argmin(np.abs(np.asarray(t) - T_STAR[family])))
     law = conservation_law(Grid1D.nodes(*cls.domain, setting.eval_nx), t, mass=problem.mass, rule="trapezoid")
     return x, t, points, j, problem.exact(x, t), law
-
-
-def gaussian_metrics(mean, var, truth, law, j: int) -> dict:
-    """The table's metrics of ``n`` predictions ``mean``/``var`` ``(n, nt, nx)`` against ``truth``
-    ``(nt, nx)`` at time index ``j``: ``{"ce_t": (n, nt), "ce" | "ll" | "mse" | "crps": (n,)}``."""
-    return jax.device_get(jax.jit(jax.vmap(_function_metrics, in_axes=(0, 0, None, None, None)))(
-        mean, var, truth, law, jnp.asarray(j)))
-
-
-def _evaluate_rows(rows: Rows, state, out: dict, family, value, contexts, setting: Setting, key, law, truth):
-    for m, (mean, var) in rows.predict(state, family, value, contexts, setting, key).items():
-        mean, var = jnp.asarray(mean, jnp.float64), jnp.asarray(var, jnp.float64)
-        out[m] = gaussian_metrics(mean, var, truth, law, out["j"])
-        out["profile"][m] = (np.asarray(mean[0, out["j"]]), np.asarray(var[0, out["j"]]))
 
 
 def evaluate(models: dict, family: str, value: float, contexts: dict, setting: Setting, key) -> dict:

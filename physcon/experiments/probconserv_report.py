@@ -196,6 +196,9 @@ def write(results: list[dict], out_dir: str, *, title: str = "ProbConserv reprod
               "|---|---|---|---|---|---|---|"]
     for sm in sums:
         for m, tr in sm["train"].items():
+            if "steps_per_second" not in tr:  # a Rows hook's fit (e.g. the GP: per-function, no training)
+                lines.append(f"| {sm['family']} | {m} | {tr['seconds']:.1f} | - | - | - | - |")
+                continue
             lines.append(f"| {sm['family']} | {m} | {tr['seconds']:.1f} | {tr['steps_per_second']:.2f} | "
                          f"{tr['compile_seconds']:.1f} | {tr['best_step']} | {tr['best_valid_loss']:.4g} |")
     lines += ["", "## Results", "", markdown(sums), "## Figures", ""]
