@@ -160,8 +160,8 @@ def _boon_setting(args):
 def _reproduce_boon(args) -> int:
     from physcon.experiments import boon
 
-    if args.families or args.faithful or args.steps or args.n_samples:
-        print("error: --families/--faithful/--steps/--n-samples are ProbConserv options; BOON takes "
+    if args.families or args.faithful or args.steps or args.n_samples or _probconserv_rows(args):
+        print("error: --families/--faithful/--steps/--n-samples/--gp/--ensemble/--study are ProbConserv options; BOON takes "
               "--problems, --mode, --epochs", file=sys.stderr)
         return 2
     setting, problems = _boon_setting(args)
@@ -178,8 +178,9 @@ def _reproduce_boon2d(args) -> int:
 
     from physcon.experiments import boon2d
 
-    if args.families or args.faithful or args.steps or args.n_samples:
-        print("error: --families/--faithful/--steps/--n-samples are ProbConserv options", file=sys.stderr)
+    if args.families or args.faithful or args.steps or args.n_samples or _probconserv_rows(args):
+        print("error: --families/--faithful/--steps/--n-samples/--gp/--ensemble/--study are ProbConserv options",
+              file=sys.stderr)
         return 2
     bad = [p for p in (args.problems or ()) if p not in boon2d.PROBLEMS]
     if bad:
@@ -202,6 +203,11 @@ def _reproduce_boon2d(args) -> int:
     return 0
 
 
+def _probconserv_rows(args) -> bool:
+    return bool(getattr(args, "gp", False) or getattr(args, "ensemble", None) is not None
+                or getattr(args, "study", None))
+
+
 def _reproduce(args) -> int:
     if args.paper == "boon":
         return _reproduce_boon(args)
@@ -213,6 +219,14 @@ def _reproduce(args) -> int:
     from physcon.experiments import probconserv as pcx
     from physcon.experiments import probconserv_report as report
 
+    ensemble = getattr(args, "ensemble", None)
+    if ensemble is not None and ensemble < 2:
+        print(f"error: --ensemble M needs M >= 2 members, got {ensemble}", file=sys.stderr)
+        return 2
+    if getattr(args, "study", None) and (getattr(args, "gp", False) or ensemble is not None or args.families):
+        print("error: --study runs its own GP on a fixed family (sigma: PME, hetero: Stefan); --gp/--ensemble/"
+              "--families select table rows and are not study options", file=sys.stderr)
+        return 2
     setting = _setting(args, pcx.QUICK if args.quick else pcx.PAPER)
     if getattr(args, "study", None):
         from physcon.experiments import probconserv_studies as studies
@@ -223,10 +237,10 @@ def _reproduce(args) -> int:
         return 0
     families = args.families or list(pcx.T_STAR)
     extra = ()
-    if getattr(args, "ensemble", None):
+    if ensemble is not None:
         from physcon.experiments import probconserv_ensemble as pce
 
-        extra = extra + (pce.rows(args.ensemble),)
+        extra = extra + (pce.rows(ensemble),)
     if getattr(args, "gp", False):
         from physcon.experiments import probconserv_gp
 
