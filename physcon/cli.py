@@ -161,7 +161,7 @@ def _reproduce_boon(args) -> int:
     from physcon.experiments import boon
 
     if args.families or args.faithful or args.steps or args.n_samples or _probconserv_rows(args):
-        print("error: --families/--faithful/--steps/--n-samples/--gp/--ensemble/--study are ProbConserv options; BOON takes "
+        print("error: --families/--faithful/--steps/--n-samples/--gp/--ensemble/--fno-ensemble/--study are ProbConserv options; BOON takes "
               "--problems, --mode, --epochs", file=sys.stderr)
         return 2
     setting, problems = _boon_setting(args)
@@ -179,7 +179,7 @@ def _reproduce_boon2d(args) -> int:
     from physcon.experiments import boon2d
 
     if args.families or args.faithful or args.steps or args.n_samples or _probconserv_rows(args):
-        print("error: --families/--faithful/--steps/--n-samples/--gp/--ensemble/--study are ProbConserv options",
+        print("error: --families/--faithful/--steps/--n-samples/--gp/--ensemble/--fno-ensemble/--study are ProbConserv options",
               file=sys.stderr)
         return 2
     bad = [p for p in (args.problems or ()) if p not in boon2d.PROBLEMS]
@@ -205,7 +205,7 @@ def _reproduce_boon2d(args) -> int:
 
 def _probconserv_rows(args) -> bool:
     return bool(getattr(args, "gp", False) or getattr(args, "ensemble", None) is not None
-                or getattr(args, "study", None))
+                or getattr(args, "fno_ensemble", None) is not None or getattr(args, "study", None))
 
 
 def _reproduce(args) -> int:
@@ -219,13 +219,15 @@ def _reproduce(args) -> int:
     from physcon.experiments import probconserv as pcx
     from physcon.experiments import probconserv_report as report
 
-    ensemble = getattr(args, "ensemble", None)
-    if ensemble is not None and ensemble < 2:
-        print(f"error: --ensemble M needs M >= 2 members, got {ensemble}", file=sys.stderr)
-        return 2
-    if getattr(args, "study", None) and (getattr(args, "gp", False) or ensemble is not None or args.families):
+    ensemble, fno_ensemble = getattr(args, "ensemble", None), getattr(args, "fno_ensemble", None)
+    for flag, value in (("--ensemble", ensemble), ("--fno-ensemble", fno_ensemble)):
+        if value is not None and value < 2:
+            print(f"error: {flag} M needs M >= 2 members, got {value}", file=sys.stderr)
+            return 2
+    if getattr(args, "study", None) and (getattr(args, "gp", False) or ensemble is not None
+                                         or fno_ensemble is not None or args.families):
         print("error: --study runs its own GP on a fixed family (sigma: PME, hetero: Stefan); --gp/--ensemble/"
-              "--families select table rows and are not study options", file=sys.stderr)
+              "--fno-ensemble/--families select table rows and are not study options", file=sys.stderr)
         return 2
     setting = _setting(args, pcx.QUICK if args.quick else pcx.PAPER)
     if getattr(args, "study", None):
@@ -241,6 +243,10 @@ def _reproduce(args) -> int:
         from physcon.experiments import probconserv_ensemble as pce
 
         extra = extra + (pce.rows(ensemble),)
+    if fno_ensemble is not None:
+        from physcon.experiments import probconserv_fno
+
+        extra = extra + (probconserv_fno.rows(fno_ensemble),)
     if getattr(args, "gp", False):
         from physcon.experiments import probconserv_gp
 
@@ -288,6 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default=None, help="output folder (default: physcon-out/<paper>)")
     r.add_argument("--ensemble", type=int, metavar="M", default=None,
                    help="probconserv: add Ensemble-ANP / ProbConserv-Ensemble-ANP rows with M ANP members")
+    r.add_argument("--fno-ensemble", type=int, metavar="M", default=None,
+                   help="probconserv: add Ensemble-FNO / ProbConserv-Ensemble-FNO rows (M FNOs: parameter -> solution)")
     r.add_argument("--gp", action="store_true", help="ProbConserv: add GP and ProbConserv-GP rows")
     r.add_argument("--study", choices=["sigma", "hetero"], help="ProbConserv: the sigma_G sweep (PME) or the "
                    "heteroskedasticity figure (Stefan), Step 1 a GP")

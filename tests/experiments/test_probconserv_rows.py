@@ -1,6 +1,7 @@
-"""The extra rows of ``physcon reproduce probconserv``: GP / ProbConserv-GP and Ensemble-ANP /
-ProbConserv-Ensemble-ANP predictions end to end on tiny settings (float64), and the CLI flags
-``--gp``, ``--ensemble M`` and ``--study`` that select them (the runs themselves are mocked)."""
+"""The extra rows of ``physcon reproduce probconserv``: GP / ProbConserv-GP, Ensemble-ANP /
+ProbConserv-Ensemble-ANP and Ensemble-FNO / ProbConserv-Ensemble-FNO predictions end to end on
+tiny settings (float64), and the CLI flags ``--gp``, ``--ensemble M``, ``--fno-ensemble M`` and
+``--study`` that select them (the runs themselves are mocked)."""
 
 import dataclasses
 
@@ -75,6 +76,24 @@ def test_ensemble_rows_predict_end_to_end(x64, setting):
     _check_rows(out, "Ensemble-ANP", "ProbConserv-Ensemble-ANP", "stefan", 0.6, setting)
 
 
+def test_fno_ensemble_rows_fit_and_conserve(x64, setting):
+    """Two FNOs trained for a few steps on 8 solved PME problems (parameter -> solution), then the
+    ensemble Gaussian and its ProbConserv posterior on the evaluation grid."""
+    from physcon.experiments import probconserv_fno as pf
+
+    s = dataclasses.replace(setting, n_train=8, steps=4, batch_size=4, solver_nx=16, solver_nt=11)
+    with pytest.raises(ValueError, match="m"):
+        pf.rows(1)
+    with jax.enable_x64(False):  # training in float32, as in run()
+        state = pf.rows(2).fit("pme", None, None, s, jax.random.PRNGKey(0), False)
+    ens, (lo, hi), t_s, x_s = state
+    assert ens.m == 2 and (lo, hi) == (1.0, 6.0) and t_s.shape == (3,) and x_s.shape == (16,)
+    ctx = {"context_x": np.zeros((s.n_test, 100, 2))}
+    out = pf.predict_fno_ensemble(state, "pme", 3.0, ctx, s, None)
+    _check_rows(out, "Ensemble-FNO", "ProbConserv-Ensemble-FNO", "pme", 3.0, s)
+    np.testing.assert_array_equal(out["Ensemble-FNO"][0][0], out["Ensemble-FNO"][0][1])  # no context used
+
+
 def _mock_runs(monkeypatch):
     from physcon.experiments import probconserv_report as report
     from physcon.experiments import probconserv_studies as studies
@@ -94,11 +113,13 @@ def test_cli_row_flags(monkeypatch, capsys):
     from physcon.experiments import probconserv_gp as pgp
 
     calls = _mock_runs(monkeypatch)
-    assert main(["reproduce", "probconserv", "--quick", "--gp", "--ensemble", "3", "--families", "stefan", "pme",
-                 "--n-test", "5", "--quiet"]) == 0
+    from physcon.experiments import probconserv_fno as pf
+
+    assert main(["reproduce", "probconserv", "--quick", "--gp", "--ensemble", "3", "--fno-ensemble", "2",
+                 "--families", "stefan", "pme", "--n-test", "5", "--quiet"]) == 0
     assert [c[1] for c in calls] == ["stefan", "pme"]
     extra = calls[0][3]["extra"]
-    assert [r.methods for r in extra] == [pce.METHODS, pgp.METHODS]
+    assert [r.methods for r in extra] == [pce.METHODS, pf.METHODS, pgp.METHODS]
     assert calls[0][2] == dataclasses.replace(pcx.QUICK, n_test=5) and calls[0][3]["progress"] is False
     calls.clear()
     assert main(["reproduce", "probconserv", "--quick", "--families", "pme"]) == 0
@@ -107,12 +128,13 @@ def test_cli_row_flags(monkeypatch, capsys):
     assert main(["reproduce", "probconserv", "--quick", "--study", "hetero", "--seed", "3"]) == 0
     assert calls == [("hetero", pcx.QUICK, {"seed": 3})]
     capsys.readouterr()
-    for argv, msg in ((["--ensemble", "1"], "M >= 2"), (["--study", "sigma", "--gp"], "--study"),
+    for argv, msg in ((["--ensemble", "1"], "M >= 2"), (["--fno-ensemble", "0"], "M >= 2"),
+                      (["--study", "sigma", "--gp"], "--study"), (["--study", "sigma", "--fno-ensemble", "2"], "--study"),
                       (["--study", "sigma", "--ensemble", "4"], "--study")):
         assert main(["reproduce", "probconserv", "--quick", *argv]) == 2
         assert msg in capsys.readouterr().err
     for paper in ("boon", "boon-2d"):
-        for flag in (["--gp"], ["--ensemble", "4"], ["--study", "sigma"]):
+        for flag in (["--gp"], ["--ensemble", "4"], ["--fno-ensemble", "4"], ["--study", "sigma"]):
             assert main(["reproduce", paper, *flag]) == 2
             assert "ProbConserv options" in capsys.readouterr().err
     with pytest.raises(SystemExit):
