@@ -161,8 +161,8 @@ def _boon_setting(args):
 def _reproduce_boon(args) -> int:
     from physcon.experiments import boon
 
-    if args.families or args.faithful or args.steps or args.n_samples:
-        print("error: --families/--faithful/--steps/--n-samples are ProbConserv options; BOON takes "
+    if args.families or args.faithful or args.steps or args.n_samples or _probconserv_rows(args):
+        print("error: --families/--faithful/--steps/--n-samples/--gp/--ensemble/--fno-ensemble/--study are ProbConserv options; BOON takes "
               "--problems, --mode, --epochs", file=sys.stderr)
         return 2
     setting, problems = _boon_setting(args)
@@ -184,8 +184,9 @@ def _reproduce_boon2d(args) -> int:
 
     from physcon.experiments import boon2d
 
-    if args.families or args.faithful or args.steps or args.n_samples:
-        print("error: --families/--faithful/--steps/--n-samples are ProbConserv options", file=sys.stderr)
+    if args.families or args.faithful or args.steps or args.n_samples or _probconserv_rows(args):
+        print("error: --families/--faithful/--steps/--n-samples/--gp/--ensemble/--fno-ensemble/--study are ProbConserv options",
+              file=sys.stderr)
         return 2
     bad = [p for p in (args.problems or ()) if p not in boon2d.PROBLEMS]
     if bad:
@@ -237,6 +238,11 @@ def _checkpoints(args, out: str, paper: str, setting, units, extra: tuple = ()):
     return ck
 
 
+def _probconserv_rows(args) -> bool:
+    return bool(getattr(args, "gp", False) or getattr(args, "ensemble", None) is not None
+                or getattr(args, "fno_ensemble", None) is not None or getattr(args, "study", None))
+
+
 def _reproduce(args) -> int:
     if args.paper == "boon":
         return _reproduce_boon(args)
@@ -248,6 +254,16 @@ def _reproduce(args) -> int:
     from physcon.experiments import probconserv as pcx
     from physcon.experiments import probconserv_report as report
 
+    ensemble, fno_ensemble = getattr(args, "ensemble", None), getattr(args, "fno_ensemble", None)
+    for flag, value in (("--ensemble", ensemble), ("--fno-ensemble", fno_ensemble)):
+        if value is not None and value < 2:
+            print(f"error: {flag} M needs M >= 2 members, got {value}", file=sys.stderr)
+            return 2
+    if getattr(args, "study", None) and (getattr(args, "gp", False) or ensemble is not None
+                                         or fno_ensemble is not None or args.families):
+        print("error: --study runs its own GP on a fixed family (sigma: PME, hetero: Stefan); --gp/--ensemble/"
+              "--fno-ensemble/--families select table rows and are not study options", file=sys.stderr)
+        return 2
     setting = _setting(args, pcx.QUICK if args.quick else pcx.PAPER)
     if getattr(args, "study", None):
         from physcon.experiments import probconserv_studies as studies
@@ -259,10 +275,14 @@ def _reproduce(args) -> int:
     families = args.families or list(pcx.T_STAR)
     out = args.out or "physcon-out/probconserv"
     extra = ()
-    if getattr(args, "ensemble", None):
+    if ensemble is not None:
         from physcon.experiments import probconserv_ensemble as pce
 
-        extra = extra + (pce.rows(args.ensemble),)
+        extra = extra + (pce.rows(ensemble),)
+    if fno_ensemble is not None:
+        from physcon.experiments import probconserv_fno
+
+        extra = extra + (probconserv_fno.rows(fno_ensemble),)
     if getattr(args, "gp", False):
         from physcon.experiments import probconserv_gp
 
@@ -314,6 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default=None, help="output folder (default: physcon-out/<paper>)")
     r.add_argument("--ensemble", type=int, metavar="M", default=None,
                    help="probconserv: add Ensemble-ANP / ProbConserv-Ensemble-ANP rows with M ANP members")
+    r.add_argument("--fno-ensemble", type=int, metavar="M", default=None,
+                   help="probconserv: add Ensemble-FNO / ProbConserv-Ensemble-FNO rows (M FNOs: parameter -> solution)")
     r.add_argument("--gp", action="store_true", help="ProbConserv: add GP and ProbConserv-GP rows")
     r.add_argument("--study", choices=["sigma", "hetero"], help="ProbConserv: the sigma_G sweep (PME) or the "
                    "heteroskedasticity figure (Stefan), Step 1 a GP")
