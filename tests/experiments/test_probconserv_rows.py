@@ -107,8 +107,10 @@ def _mock_runs(monkeypatch):
     return calls
 
 
-def test_cli_row_flags(monkeypatch, capsys):
+def test_cli_row_flags(monkeypatch, capsys, tmp_path):
     from physcon.cli import main
+
+    monkeypatch.chdir(tmp_path)  # the default --out (its checkpoint folder) lands here
     from physcon.experiments import probconserv_ensemble as pce
     from physcon.experiments import probconserv_gp as pgp
 
@@ -122,7 +124,8 @@ def test_cli_row_flags(monkeypatch, capsys):
     assert [r.methods for r in extra] == [pce.METHODS, pf.METHODS, pgp.METHODS]
     assert calls[0][2] == dataclasses.replace(pcx.QUICK, n_test=5) and calls[0][3]["progress"] is False
     calls.clear()
-    assert main(["reproduce", "probconserv", "--quick", "--families", "pme"]) == 0
+    # another --out: a second run into the first one's checkpoint folder is refused without --resume
+    assert main(["reproduce", "probconserv", "--quick", "--families", "pme", "--out", "second"]) == 0
     assert calls[0][3]["extra"] == ()  # no flag, no extra rows
     calls.clear()
     assert main(["reproduce", "probconserv", "--quick", "--study", "hetero", "--seed", "3"]) == 0
