@@ -21,6 +21,21 @@ Workloads (sizes: full / smoke):
   (nt, nx) grid, N = nt * nx up to 1e7 / 1e3.
 * ``ns``: one Crank-Nicolson-RK4 step of the periodic Navier-Stokes solver, 256^2 / 16^2 (the
   FNO paper's forcing, nu = 1e-3, dt = 1e-4).
+* ``cavity``: one SSP-RK3 step of the lid-driven cavity (streamfunction-vorticity, DST-I Poisson
+  solves), 128^2 and 256^2 cells / 16^2, Re = 100 (``cavity_throughput.py``'s scheme).
+* ``peaks``: the device's measured limits, the denominators of the roofline: a large float32
+  matmul (GFLOP/s), a copy ``y = x + 1`` of a large float32 array (GB/s, read + write), and the
+  forward + inverse real FFT at the FNO sizes (1-D (20, 64, 1024) over the last axis, 2-D
+  (20, 32, 64, 64) over the last two).
+
+**Roofline.** Every timed program also records XLA's own cost model of the compiled program
+(``cost_analysis``: floating-point operations and bytes accessed per call; for the loop
+workloads, ``gpme``, the count of one step times the step count, since XLA counts a loop body
+once). With ``peaks`` in the same run, each entry gets ``bound_ms = max(flops / peak_flops,
+bytes / peak_bandwidth)`` and ``x_bound = median_ms / bound_ms``: how far the call is from what
+the device could do at best (1 = at the roofline). XLA's byte count assumes no cache reuse
+between its fused kernels, so for small working sets that fit in cache ``x_bound`` can be < 1
+against the DRAM bandwidth.
 
 For each: compile time (``lower`` + ``compile``, seconds), the median and spread of the
 steady-state call over ``--reps`` timed calls (each ends with ``block_until_ready``), and memory:
@@ -48,7 +63,7 @@ from _machine import machine_info, write_result  # noqa: E402
 
 import physcon as pc  # noqa: E402
 
-WORKLOADS = ("gpme", "fno1d", "fno2d", "boon1d", "anp", "probconserv", "ns")
+WORKLOADS = ("peaks", "gpme", "fno1d", "fno2d", "boon1d", "anp", "probconserv", "ns", "cavity")
 SIZES = {  # workload -> (full, smoke)
     "gpme": ({"nx": 200, "nt": 11, "batch": 64}, {"nx": 32, "nt": 3, "batch": 2}),
     "fno1d": ({"res": (1024,), "batch": 20, "width": 64, "modes": (16,), "layers": 4},
@@ -64,6 +79,9 @@ SIZES = {  # workload -> (full, smoke)
     "probconserv": ({"shapes": [(10, 100), (100, 1000), (1000, 1000), (1000, 10000)]},
                     {"shapes": [(10, 10), (10, 100)]}),
     "ns": ({"n": 256}, {"n": 16}),
+    "cavity": ({"cells": [128, 256]}, {"cells": [16]}),
+    "peaks": ({"matmul": 2048, "copy_mib": 256, "fft": [(20, 64, 1024), (20, 32, 64, 64)]},
+              {"matmul": 128, "copy_mib": 4, "fft": [(2, 4, 64)]}),
 }
 
 
@@ -85,7 +103,21 @@ def timed(fn, args, reps: int) -> dict:
         ts.append(time.perf_counter() - t0)
     s = sorted(ts)
     return {"compile_s": compile_s, "median_ms": 1e3 * statistics.median(s), "min_ms": 1e3 * s[0],
-            "max_ms": 1e3 * s[-1], "reps": reps, "memory": memory(compiled)}
+            "max_ms": 1e3 * s[-1], "reps": reps, "memory": memory(compiled), "cost": cost(compiled)}
+
+
+def cost(compiled, times: float = 1.0) -> dict:
+    """XLA's cost model of one call: ``{"flops", "bytes"}`` (``times`` x a loop body's count)."""
+    inner = getattr(compiled, "compiled", compiled)
+    try:
+        c = inner.cost_analysis()
+    except Exception:  # not every backend implements it
+        return {}
+    if isinstance(c, (list, tuple)):  # older jax: one dict per computation
+        c = c[0] if c else {}
+    if not c:
+        return {}
+    return {"flops": times * float(c.get("flops", 0.0)), "bytes": times * float(c.get("bytes accessed", 0.0))}
 
 
 def memory(compiled) -> dict:
@@ -204,6 +236,12 @@ def bench_gpme(cfg: dict, reps: int) -> dict:
     u_star = jnp.linspace(0.55, 0.7, cfg["batch"])
     updates = cfg["nx"] * (cfg["nt"] - 1) * substeps
     single, batched = timed(one, (u_star[0],), reps), timed(many, (u_star,), reps)
+    # XLA counts a loop body once: the cost of one Euler step (one interval, one substep) times the steps
+    t1 = t[:2]
+    for res, fn in ((single, lambda u: pc.gpme.solve(pc.gpme.Stefan(u_star=u), grid, t1, substeps=1)),
+                    (batched, jax.vmap(lambda u: pc.gpme.solve(pc.gpme.Stefan(u_star=u), grid, t1, substeps=1)))):
+        arg = u_star[0] if res is single else u_star
+        res["cost"] = cost(eqx.filter_jit(fn).lower(arg).compile(), (cfg["nt"] - 1) * substeps)
     single["cell_updates_per_s"] = updates / (single["median_ms"] / 1e3)
     batched["cell_updates_per_s"] = cfg["batch"] * updates / (batched["median_ms"] / 1e3)
     return {"config": cfg, "substeps": int(substeps), "single": single, "batched": batched}
@@ -240,7 +278,69 @@ def bench_ns(cfg: dict, reps: int) -> dict:
     return {"config": cfg, "step": timed(step, (to_spectral(w0),), reps)}
 
 
-BENCH = {"gpme": bench_gpme, "fno1d": bench_fno, "fno2d": bench_fno, "boon1d": bench_boon1d,
+def bench_cavity(cfg: dict, reps: int) -> dict:
+    from physcon.solvers import navier_stokes as ns
+
+    cases = []
+    for cells in cfg["cells"]:
+        n = cells + 1
+        flow = ns.LidDrivenCavity(100.0)
+        step = eqx.filter_jit(ns.cavity_make_step(flow, ns.cavity_stable_dt(n, 100.0)))
+        m = n - 2
+        x = jnp.arange(1, m + 1) / (n - 1)
+        w = jnp.sin(jnp.pi * x)[:, None] * jnp.sin(2 * jnp.pi * x)[None, :]
+        res = timed(step, (w, jnp.asarray(0.5, w.dtype)), reps)
+        res["cells"] = cells
+        cases.append(res)
+    return {"config": cfg, "cases": cases}
+
+
+def bench_peaks(cfg: dict, reps: int) -> dict:
+    n = cfg["matmul"]
+    a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
+    mm = timed(jax.jit(lambda a, b: a @ b), (a, a), reps)
+    mm["gflops"] = 2 * n**3 / (mm["median_ms"] / 1e3) / 1e9
+    x = jnp.zeros(cfg["copy_mib"] * 2**20 // 4, jnp.float32)
+    cp = timed(jax.jit(lambda x: x + 1.0), (x,), reps)
+    cp["gb_per_s"] = 2 * x.nbytes / (cp["median_ms"] / 1e3) / 1e9
+    ffts = []
+    for shape in cfg["fft"]:
+        axes = tuple(range(2, len(shape)))
+        v = jax.random.normal(jax.random.key(1), shape, jnp.float32)
+        res = timed(jax.jit(lambda v: jnp.fft.irfftn(jnp.fft.rfftn(v, axes=axes), v.shape[2:], axes=axes)), (v,), reps)
+        res["shape"] = list(shape)
+        ffts.append(res)
+    return {"config": {k: v for k, v in cfg.items() if k != "fft"}, "matmul_f32": mm, "copy_f32": cp, "fft_f32": ffts,
+            "peak_gflops": mm["gflops"], "peak_gb_per_s": cp["gb_per_s"]}
+
+
+def roofline(workloads: dict) -> None:
+    """Add ``bound_ms`` and ``x_bound`` to every timed entry with a cost, given ``peaks``."""
+    peaks = workloads.get("peaks")
+    if not peaks:
+        return
+    flops_s, bytes_s = peaks["peak_gflops"] * 1e9, peaks["peak_gb_per_s"] * 1e9
+
+    def visit(tree):
+        if isinstance(tree, dict):
+            c = tree.get("cost")
+            if "median_ms" in tree and c and (c.get("flops") or c.get("bytes")):
+                bound = max(c["flops"] / flops_s, c["bytes"] / bytes_s)
+                tree["bound_ms"] = 1e3 * bound
+                tree["x_bound"] = tree["median_ms"] / (1e3 * bound)
+                tree["limited_by"] = "flops" if c["flops"] / flops_s >= c["bytes"] / bytes_s else "bytes"
+            for v in tree.values():
+                visit(v)
+        elif isinstance(tree, list):
+            for v in tree:
+                visit(v)
+
+    for name, tree in workloads.items():
+        if name != "peaks":
+            visit(tree)
+
+
+BENCH = {"peaks": bench_peaks, "cavity": bench_cavity, "gpme": bench_gpme, "fno1d": bench_fno, "fno2d": bench_fno, "boon1d": bench_boon1d,
          "anp": bench_anp, "probconserv": bench_probconserv, "ns": bench_ns}
 
 
@@ -266,6 +366,7 @@ def main(argv=None) -> int:
             print(f"  {name}: FAILED {result['errors'][name]}")
             continue
         print(f"  {name}: {time.perf_counter() - t0:.1f} s")
+    roofline(result["workloads"])
     kind = "".join(c if c.isalnum() else "_" for c in dev["device_kind"].lower())
     out = args.out or HERE / "results" / f"device_{kind}{'_smoke' if args.smoke else ''}.json"
     write_result(out, result)

@@ -214,10 +214,26 @@ def _reproduce(args) -> int:
     from physcon.experiments import probconserv_report as report
 
     setting = _setting(args, pcx.QUICK if args.quick else pcx.PAPER)
+    if getattr(args, "study", None):
+        from physcon.experiments import probconserv_studies as studies
+
+        fn = studies.sigma_study if args.study == "sigma" else studies.hetero_study
+        paths = studies.write(args.study, fn(setting, seed=args.seed), args.out or "physcon-out/probconserv-studies")
+        print(f"wrote {', '.join(paths)}")
+        return 0
     families = args.families or list(pcx.T_STAR)
+    extra = ()
+    if getattr(args, "ensemble", None):
+        from physcon.experiments import probconserv_ensemble as pce
+
+        extra = extra + (pce.rows(args.ensemble),)
+    if getattr(args, "gp", False):
+        from physcon.experiments import probconserv_gp
+
+        extra = extra + (probconserv_gp.ROWS,)
     results = []
     for fam in families:
-        results.append(pcx.run(fam, setting, seed=args.seed, progress=not args.quiet))
+        results.append(pcx.run(fam, setting, seed=args.seed, progress=not args.quiet, extra=extra))
         paths = report.write(results, args.out or "physcon-out/probconserv", title="ProbConserv reproduction"
                              + (" (--quick)" if args.quick else ""))  # rewritten after each family
     print(f"wrote {paths['report']}, {paths['summary']} and {len(paths['figures'])} figures")
@@ -256,6 +272,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--families", nargs="+", choices=["diffusion", "pme", "stefan", "advection", "burgers"],
                    help="ProbConserv: subset of the experiments (default: all five)")
     r.add_argument("--out", default=None, help="output folder (default: physcon-out/<paper>)")
+    r.add_argument("--ensemble", type=int, metavar="M", default=None,
+                   help="probconserv: add Ensemble-ANP / ProbConserv-Ensemble-ANP rows with M ANP members")
+    r.add_argument("--gp", action="store_true", help="ProbConserv: add GP and ProbConserv-GP rows")
+    r.add_argument("--study", choices=["sigma", "hetero"], help="ProbConserv: the sigma_G sweep (PME) or the "
+                   "heteroskedasticity figure (Stefan), Step 1 a GP")
     _size_options(r)
     r.add_argument("--problems", nargs="+", choices=list(BOON_PROBLEMS) + ["cavity", "wave"],
                    help="BOON: subset of the problems (default: all; boon-2d: cavity, wave)")

@@ -43,9 +43,19 @@ def test_smoke_run_names_the_device_and_times_every_workload(rd, tmp_path):
     assert res["machine"]["jax"] == jax.__version__ and res["smoke"] is True and res["errors"] == {}
     assert set(res["workloads"]) == set(rd.WORKLOADS)
     timings = list(_timings(res["workloads"]))
-    assert len(timings) >= 13   # every compiled program of the seven workloads
+    assert len(timings) >= 17   # every compiled program of the nine workloads
     for t in timings:
         assert t["compile_s"] > 0 and 0 < t["min_ms"] <= t["median_ms"] <= t["max_ms"], t
+    # the roofline: XLA's cost model of every program against the peaks measured in the same run
+    peaks = res["workloads"]["peaks"]
+    assert peaks["peak_gflops"] > 0 and peaks["peak_gb_per_s"] > 0
+    bounded = [t for t in timings if "x_bound" in t]
+    assert len(bounded) >= len(timings) - 5   # all but the peaks' own programs
+    for t in bounded:
+        assert t["cost"]["bytes"] > 0 and t["bound_ms"] > 0 and t["limited_by"] in ("flops", "bytes"), t
+    # a loop workload's cost is its step's times the step count, not XLA's one-body count
+    g = res["workloads"]["gpme"]
+    assert g["batched"]["cost"]["flops"] > g["substeps"] * g["config"]["nx"] * g["config"]["batch"]
     boon = res["workloads"]["boon1d"]
     assert boon["faithful"]["overhead_vs_fno"] > 0 and boon["exact"]["overhead_vs_fno"] > 0
     assert res["workloads"]["gpme"]["batched"]["cell_updates_per_s"] > 0

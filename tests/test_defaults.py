@@ -277,6 +277,12 @@ CALLS = {
     "pc.models.ANP": lambda: _anp(),  # construction; its forward pass and loss: tests/models/test_anp.py
     "pc.models.ANPEncoding": lambda: _anp().encode(jnp.zeros((3, 2)), jnp.zeros((3, 1))),
     "pc.models.FNO": lambda: _fno()(jnp.zeros((2, 16))),
+    "pc.models.Ensemble": lambda: pc.models.Ensemble(lambda k: pc.models.Pointwise(2, 3, key=k), key=KEY),
+    "pc.models.members_gaussian": lambda: pc.models.members_gaussian(jnp.arange(6.0).reshape(2, 3)),
+    "pc.models.GP": lambda: pc.models.GP().predict(_gp_ctx(), jnp.ones(3), jnp.linspace(0, 1, 3), jnp.linspace(0, 1, 4)),
+    "pc.models.GPPrediction": lambda: pc.models.GP().predict(  # result of GP.predict
+        _gp_ctx(), jnp.ones(3), jnp.linspace(0, 1, 3), jnp.linspace(0, 1, 4)).sample(KEY, 2),
+    "pc.models.fit_gp": lambda: pc.models.fit_gp(_gp_ctx(), jnp.arange(3.0), steps=5),  # fewer steps
     "pc.models.Pointwise": lambda: pc.models.Pointwise(2, 3, key=KEY)(jnp.zeros((2, 16))),
     "pc.models.SpectralConv": lambda: pc.models.SpectralConv(2, 3, 4, key=KEY)(jnp.zeros((2, 16))),
     "pc.models.moment_match": lambda: pc.models.moment_match(_gauss((4, 3, 16))),
@@ -330,6 +336,7 @@ ELSEWHERE = {
     "pc.constraints.constrained_nll": "tests/constraints/test_likelihood.py",
     "pc.constraints.decouple": "tests/constraints/test_boundary.py (a BOON building block)",
     "pc.constraints.enforce": "tests/constraints/test_boundary.py (a BOON building block)",
+    "pc.models.ensemble_loss": "tests/models/test_ensemble.py (a loss wrapper, trained there with fit)",
     "pc.models.elbo_loss": "tests/models/test_anp.py (an ANP training loss; ~10 s to compile)",
     "pc.models.anp.Attention": "tests/models/test_anp.py (ANP building block, built by ANP)",
     "pc.models.anp.Decoder": "tests/models/test_anp.py (ANP building block, built by ANP)",
@@ -357,6 +364,10 @@ def _heat():
     p = pc.solvers.heat.HeatNeumann()
     g = pc.Grid1D.nodes(0.0, 1.0, 17)
     return pc.solvers.heat.heat_neumann_solve(p, g, jnp.zeros(17), jnp.linspace(0, 0.1, 3))
+
+
+def _gp_ctx():
+    return jnp.array([[0.0, 0.1], [0.5, 0.6], [1.0, 0.3]])
 
 
 def _saved(then):

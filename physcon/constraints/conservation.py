@@ -28,6 +28,7 @@ from physcon.constraints._structured import (checked_chol as _checked_chol, dens
                                              kronecker_update, lowrank_update)
 from physcon.distributions import DenseGaussian, DiagonalGaussian, KroneckerGaussian, LowRankGaussian
 from physcon.grid import Grid1D
+from physcon.models.gp import GPPrediction
 
 
 class LinearConstraint(eqx.Module):
@@ -132,9 +133,12 @@ def probconserv(prediction, law: LinearConstraint):
         return lowrank_update(prediction, law)
     if isinstance(prediction, KroneckerGaussian):
         return kronecker_update(prediction, law)
+    if isinstance(prediction, GPPrediction):
+        return prediction.conserve(law)
     if not isinstance(prediction, DiagonalGaussian):
         raise ValueError(
-            "prediction must be a DiagonalGaussian, LowRankGaussian, KroneckerGaussian or DenseGaussian, "
+            "prediction must be a DiagonalGaussian, LowRankGaussian, KroneckerGaussian, DenseGaussian or "
+            "GPPrediction, "
             f"got {type(prediction).__name__}")
     return diagonal_conditioned(prediction.mean, prediction.variance, law)
 

@@ -40,6 +40,7 @@ from physcon.distributions import DiagonalGaussian
 from physcon.grid import Grid1D
 from physcon.models import ANP, elbo_loss, moment_match
 from physcon.tasks import evaluation_grid, sample_tasks
+from physcon.experiments.probconserv_rows import Rows, _evaluate_rows, _function_metrics, gaussian_metrics
 from physcon.train import fit
 
 #: The paper's reporting time of each family.
@@ -189,13 +190,16 @@ def constrained(samples: DiagonalGaussian, law, method: str):
     return post.mean, jax.vmap(lambda p: p.variance)(post), post
 
 
-def _function_metrics(mean, var, truth, law, j):
-    # the reference clamps posterior variances at 1e-8 (an exact constraint can drive a
-    # marginal variance to 0 where one point carries the whole quadrature weight)
-    var = jnp.maximum(var, 1e-8)
-    ce = law.residual(mean)[:, 0]
-    return {"ce_t": ce, "ce": ce[j], "ll": metrics.log_likelihood(mean[j], var[j], truth[j]),
-            "mse": metrics.mse(mean[j], truth[j]), "crps": metrics.crps(mean[j], var[j], truth[j])}
+def test_problem(family: str, value: float, setting: Setting):
+    """The evaluation grid of one test value: ``(x (nx,), t (nt,), points (nt * nx, 2), j, truth
+    (nt, nx), law)`` with ``j`` the index of :data:`T_STAR` and ``law`` the trapezoid-rule
+    conservation law with the closed-form mass."""
+    cls = pdata.problem_class(family)
+    problem = cls(**{cls.parameter: value})
+    x, t, points = evaluation_grid(cls.domain, cls.t_span, setting.eval_nx, setting.eval_nt)
+    j = int(np.argmin(np.abs(np.asarray(t) - T_STAR[family])))
+    law = conservation_law(Grid1D.nodes(*cls.domain, setting.eval_nx), t, mass=problem.mass, rule="trapezoid")
+    return x, t, points, j, problem.exact(x, t), law
 
 
 def evaluate(models: dict, family: str, value: float, contexts: dict, setting: Setting, key) -> dict:
@@ -210,12 +214,7 @@ def evaluate(models: dict, family: str, value: float, contexts: dict, setting: S
         plus ``"t"``, ``"x"``, ``"mass"`` (closed form on the eval times) and ``"profile"``
         (mean/variance at ``T_STAR`` of test function 0 per method, for the figures).
     """
-    cls = pdata.problem_class(family)
-    problem = cls(**{cls.parameter: value})
-    x, t, points = evaluation_grid(cls.domain, cls.t_span, setting.eval_nx, setting.eval_nt)
-    j = int(np.argmin(np.abs(np.asarray(t) - T_STAR[family])))
-    truth = problem.exact(x, t)
-    law = conservation_law(Grid1D.nodes(*cls.domain, setting.eval_nx), t, mass=problem.mass, rule="trapezoid")
+    x, t, points, j, truth, law = test_problem(family, value, setting)
     shape = (setting.eval_nt, setting.eval_nx)
     out = {"t": np.asarray(t), "x": np.asarray(x), "mass": np.asarray(law.b[:, 0]), "j": j,
            "truth": np.asarray(truth[j]), "profile": {}}
@@ -311,8 +310,11 @@ def _shock_draws(model, cx, cy, points, law, x, key, methods: tuple, setting: Se
 
 
 def run(family: str, setting: Setting = QUICK, *, seed: int = 0, progress: bool = True,
-        log=print) -> dict:
+        log=print, extra: tuple[Rows, ...] = ()) -> dict:
     """The whole experiment for one family: data, both models, every test value.
+
+    ``extra``: more Step-1 models (:class:`Rows`), fitted on the same tasks and evaluated on the
+    same test contexts; their rows follow :data:`METHODS` (``result["methods"]``).
 
     Returns a dict with ``"setting"``, ``"train"`` (per model: seconds, steps/s, compile
     seconds, best step, final losses) and ``"tests"`` (per test value: :func:`evaluate`'s
@@ -323,7 +325,8 @@ def run(family: str, setting: Setting = QUICK, *, seed: int = 0, progress: bool 
     cls = pdata.problem_class(family)
     start = time.perf_counter()
     train, valid = make_tasks(family, setting, k_data)
-    result = {"family": family, "setting": dataclasses.asdict(setting), "seed": seed,
+    methods = METHODS + tuple(m for rows in extra for m in rows.methods)
+    result = {"family": family, "setting": dataclasses.asdict(setting), "seed": seed, "methods": methods,
               "data_seconds": time.perf_counter() - start, "train": {}, "tests": {}}
     log(f"[{family}] {setting.n_train} training problems solved, {len(train['param'])} tasks "
         f"({result['data_seconds']:.1f} s)")
@@ -338,11 +341,21 @@ def run(family: str, setting: Setting = QUICK, *, seed: int = 0, progress: bool 
             "best_valid_loss": hist.best_valid_loss, "final_loss": float(hist.loss[-1])}
         log(f"[{family}] {name}: {setting.steps} steps in {result['train'][name]['seconds']:.1f} s, "
             f"best validation loss {hist.best_valid_loss:.4g} at step {hist.best_step}")
+    states = []
+    for i, rows in enumerate(extra):
+        t0 = time.perf_counter()
+        states.append(rows.fit(family, train, valid, setting, jax.random.fold_in(k_model, 1000 + i), progress))
+        result["train"]["/".join(rows.methods)] = {"seconds": time.perf_counter() - t0}
     with jax.enable_x64(True):
         for i, value in enumerate(cls.test_values):
             kc, ke, ks = jax.random.split(jax.random.fold_in(k_test, i), 3)
             ctx = test_contexts(family, value, setting, kc)
             res = evaluate(models, family, value, ctx, setting, ke)
+            if extra:
+                *_, truth, law = test_problem(family, value, setting)
+                for r, (rows, state) in enumerate(zip(extra, states)):
+                    _evaluate_rows(rows, state, res, family, value, ctx, setting,
+                                   jax.random.fold_in(ke, 1000 + r), law, truth)
             res["context_x"] = ctx["context_x"][0]
             if family in SHOCK:
                 res["shock"] = shock_samples(models["ANP"], family, value, ctx, setting, ks)
@@ -350,5 +363,5 @@ def run(family: str, setting: Setting = QUICK, *, seed: int = 0, progress: bool 
                 res["shock"]["SoftC-ANP"] = soft["ANP"]
             result["tests"][float(value)] = res
             log(f"[{family}] {cls.parameter}={value}: " + ", ".join(
-                f"{m} MSE {np.mean(res[m]['mse']):.3g} CE {np.mean(res[m]['ce']):+.2e}" for m in METHODS))
+                f"{m} MSE {np.mean(res[m]['mse']):.3g} CE {np.mean(res[m]['ce']):+.2e}" for m in methods))
     return result

@@ -45,14 +45,18 @@ def _shock_stats(pos, truth) -> dict:
             "fid0": {"mean": float(pos[0].mean()), "sd": float(pos[0].std(ddof=1))}}
 
 
+def _methods(result: dict) -> tuple:
+    return tuple(result.get("methods", METHODS))
+
+
 def summary(result: dict) -> dict:
     """JSON-ready reduction of one :func:`physcon.experiments.probconserv.run` result."""
     out = {"family": result["family"], "t_star": T_STAR[result["family"]], "seed": result["seed"],
            "setting": result["setting"], "data_seconds": result["data_seconds"],
-           "train": result["train"], "tests": {}}
+           "train": result["train"], "methods": list(_methods(result)), "tests": {}}
     for value, res in result["tests"].items():
         entry = {"t": res["t"].tolist(), "mass": res["mass"].tolist(), "methods": {}}
-        for m in METHODS:
+        for m in _methods(result):
             if m not in res:
                 continue
             stats = {s: _mean_se(res[m][s]) for s in _STATS}
@@ -61,7 +65,7 @@ def summary(result: dict) -> dict:
             entry["methods"][m] = stats
         if "shock" in res:
             sh = res["shock"]
-            entry["shock"] = {"truth": sh["truth"], **{m: _shock_stats(sh[m], sh["truth"]) for m in METHODS if m in sh}}
+            entry["shock"] = {"truth": sh["truth"], **{m: _shock_stats(sh[m], sh["truth"]) for m in _methods(result) if m in sh}}
         out["tests"][str(value)] = entry
     return out
 
@@ -85,8 +89,9 @@ def markdown(summaries: list[dict]) -> str:
                 row = (f"| {m} | {_fmt(*st['ce'], 1e-3)} | {_fmt(*st['ce_abs'], 1e-3)} | "
                        f"{_fmt(*st['ll'], 1)} | {_fmt(*st['mse'], 1e-4)} | {_fmt(*st['crps'], 1e-2)} |")
                 if fam in PAPER_NUMBERS:
-                    ce, ll, ms = PAPER_NUMBERS[fam][m]
-                    row += f" {ce / 1e-3:.3g} / {ll:.3g} / {ms / 1e-4:.3g} |"
+                    paper = PAPER_NUMBERS[fam].get(m)
+                    row += (" - |" if paper is None else
+                            f" {paper[0] / 1e-3:.3g} / {paper[1]:.3g} / {paper[2] / 1e-4:.3g} |")
                 lines.append(row)
             if "shock" in entry:
                 sh = entry["shock"]
@@ -94,7 +99,7 @@ def markdown(summaries: list[dict]) -> str:
                           "mean (SE) over functions; |bias| = distance of the posterior mean to the truth):", "",
                           "| method | posterior mean | abs bias | posterior sd |", "|---|---|---|---|"]
                 lines += [f"| {m} | {_fmt(*sh[m]['mean'], 1)} | {_fmt(*sh[m]['abs_bias'], 1)} | {sh[m]['sd']:.3g} |"
-                          for m in METHODS if m in sh]
+                          for m in sm.get("methods", METHODS) if m in sh]
             lines.append("")
     return "\n".join(lines)
 
@@ -106,14 +111,15 @@ def figures(result: dict, out_dir: str) -> list[str]:
     os.makedirs(out_dir, exist_ok=True)
     fam, paths = result["family"], []
     values = list(result["tests"])
-    colors = {m: f"C{i}" for i, m in enumerate(METHODS)}
+    methods = _methods(result)
+    colors = {m: f"C{i}" for i, m in enumerate(methods)}
 
     fig, axes = plt.subplots(1, len(values), figsize=(5 * len(values), 3.8), constrained_layout=True,
                              squeeze=False)
     for ax, v in zip(axes[0], values):
         res = result["tests"][v]
         ax.plot(res["t"], res["mass"], "k--", lw=1.5, label="true mass b(t)")
-        for m in METHODS:
+        for m in methods:
             if m in res:
                 ax.plot(res["t"], res["mass"] + res[m]["ce_t"].mean(0), color=colors[m], lw=1.2, label=m)
         ax.set(xlabel="t", ylabel="integral of mean u dx", title=f"{fam}, parameter {v}")
@@ -124,8 +130,10 @@ def figures(result: dict, out_dir: str) -> list[str]:
 
     for v in values:
         res = result["tests"][v]
-        fig, axes = plt.subplots(1, 4, figsize=(17, 3.6), sharey=True, constrained_layout=True)
-        for ax, m in zip(axes, METHODS):
+        fig, axes = plt.subplots(1, len(methods), figsize=(4.25 * len(methods), 3.6), sharey=True,
+                                 constrained_layout=True, squeeze=False)
+        axes = axes[0]
+        for ax, m in zip(axes, methods):
             if m not in res["profile"]:
                 continue
             mean, var = res["profile"][m]
@@ -145,11 +153,14 @@ def figures(result: dict, out_dir: str) -> list[str]:
 
         if "shock" in res:
             sh = res["shock"]
-            fig, axes = plt.subplots(1, 4, figsize=(17, 3.4), sharex=True, constrained_layout=True)
-            first = {m: np.atleast_2d(sh[m])[0] for m in METHODS if m in sh}  # test function 0
+            shown = [m for m in methods if m in sh]
+            fig, axes = plt.subplots(1, len(shown), figsize=(4.25 * len(shown), 3.4), sharex=True,
+                                     constrained_layout=True, squeeze=False)
+            axes = axes[0]
+            first = {m: np.atleast_2d(sh[m])[0] for m in shown}  # test function 0
             lo = min(min(v.min() for v in first.values()), sh["truth"]) - 0.02
             hi = max(max(v.max() for v in first.values()), sh["truth"]) + 0.02
-            for ax, m in zip(axes, METHODS):
+            for ax, m in zip(axes, shown):
                 if m in first:
                     ax.hist(first[m], bins=np.linspace(lo, hi, 40), color=colors[m], alpha=0.8)
                 ax.axvline(sh["truth"], color="k", ls="--", label="true front")
@@ -185,6 +196,9 @@ def write(results: list[dict], out_dir: str, *, title: str = "ProbConserv reprod
               "|---|---|---|---|---|---|---|"]
     for sm in sums:
         for m, tr in sm["train"].items():
+            if "steps_per_second" not in tr:  # a Rows hook's fit (e.g. the GP: per-function, no training)
+                lines.append(f"| {sm['family']} | {m} | {tr['seconds']:.1f} | - | - | - | - |")
+                continue
             lines.append(f"| {sm['family']} | {m} | {tr['seconds']:.1f} | {tr['steps_per_second']:.2f} | "
                          f"{tr['compile_seconds']:.1f} | {tr['best_step']} | {tr['best_valid_loss']:.4g} |")
     lines += ["", "## Results", "", markdown(sums), "## Figures", ""]

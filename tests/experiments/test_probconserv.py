@@ -72,3 +72,24 @@ def test_mixture_samples_satisfy_the_law(x64, setting, model):
     draws = jax.vmap(lambda p, k: p.sample(k, 8))(post, jax.random.split(jax.random.PRNGKey(7), 6))
     resid = jax.vmap(jax.vmap(law.residual))(draws)
     assert np.abs(np.asarray(resid)).max() <= 1e-10 * float(law.b.max())
+
+
+def test_extra_rows_use_the_same_metrics(x64, setting):
+    """A :class:`Rows` model that predicts the closed form: zero MSE, and the closed form's own CE
+    (the trapezoid rule's error on the coarse test grid) for every test function."""
+    x, t, points, j, truth, law = pcx.test_problem("pme", 3.0, setting)
+    assert points.shape == (setting.eval_nt * setting.eval_nx, 2) and truth.shape == (11, 41)
+
+    def predict(state, family, value, contexts, setting, key):
+        n = contexts["context_x"].shape[0]
+        mean = jnp.broadcast_to(state, (n, *state.shape))
+        return {"Truth": (mean, jnp.full_like(mean, 1e-6))}
+
+    rows = pcx.Rows(methods=("Truth",), fit=None, predict=predict)
+    ctx = pcx.test_contexts("pme", 3.0, setting, jax.random.PRNGKey(1))
+    res = {"j": j, "profile": {}}
+    pcx._evaluate_rows(rows, truth, res, "pme", 3.0, ctx, setting, jax.random.PRNGKey(0), law, truth)
+    assert res["Truth"]["mse"].shape == (3,) and np.all(res["Truth"]["mse"] == 0)
+    np.testing.assert_allclose(res["Truth"]["ce_t"], np.broadcast_to(law.residual(truth)[:, 0], (3, 11)),
+                               rtol=0, atol=1e-14)
+    assert res["profile"]["Truth"][0].shape == (41,)
