@@ -42,7 +42,7 @@ def _cond_summary(model, nx) -> dict | None:
     return {k: [float(lay["x"][k][0]) for lay in layers] for k in ("cond", "cond_regularised")}
 
 
-def study(problem: str, rconds, *, n_fit: int, seed: int, log=print) -> dict:
+def study(problem: str, rconds, *, n_fit: int, seed: int, log=print, widths=(), exact_inverse=True) -> dict:
     setting = dataclasses.replace(ex.QUICK, single=(problem,), multi=())
     sz = ex.case_sizes(problem, False, setting)
     n = sz["n_train"] + sz["n_test"]
@@ -57,10 +57,14 @@ def study(problem: str, rconds, *, n_fit: int, seed: int, log=print) -> dict:
     k_init, k_fit = jax.random.split(jax.random.PRNGKey(seed))
     fno = ex.make_models(problem, False, setting, k_init)["FNO"]
     left, right = od.boundary_conditions(problem)
-    models = {"FNO": fno, "faithful": BOON(fno, left=left, right=right, mode="faithful"),
-              "exact rcond=0": BOON(fno, left=left, right=right, mode="exact", rcond=0.0)}
+    models = {"FNO": fno, "faithful": BOON(fno, left=left, right=right, mode="faithful")}
+    if exact_inverse:
+        models["exact rcond=0"] = BOON(fno, left=left, right=right, mode="exact", rcond=0.0)
     for rc in rconds:
         models[f"exact rcond={rc:g}"] = BOON(fno, left=left, right=right, mode="exact", rcond=rc)
+        for w in widths:  # the smooth correction of fixed physical width (BOON(width=...))
+            models[f"exact rcond={rc:g} width={w:g}"] = BOON(fno, left=left, right=right, mode="exact", rcond=rc,
+                                                            width=w)
     out = {"problem": problem, "nx": sz["nx"], "n_fit": n_fit, "n_val": sz["n_train"] - n_fit,
            "n_test": sz["n_test"], "epochs": sz["epochs"], "seed": seed, "models": {}}
     for name, model in models.items():
@@ -101,12 +105,16 @@ def main(argv=None) -> int:
     p.add_argument("--rconds", nargs="+", type=float, default=[1e-3, 1e-2, 1e-1, 3e-1])
     p.add_argument("--n-fit", type=int, default=160, help="of the 200 quick training samples; the rest validate")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--widths", nargs="*", type=float, default=[],
+                   help="also train BOON(width=w) (smooth wall correction) at every rcond")
+    p.add_argument("--no-exact-inverse", action="store_true", help="skip the rcond=0 model")
     p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "boon_exact_rcond.json"))
     args = p.parse_args(argv)
     start = time.perf_counter()
-    res = {"machine": machine_info(), "rconds": args.rconds, "cases": {}}
+    res = {"machine": machine_info(), "rconds": args.rconds, "widths": args.widths, "cases": {}}
     for prob in args.problems:
-        res["cases"][prob] = study(prob, args.rconds, n_fit=args.n_fit, seed=args.seed)
+        res["cases"][prob] = study(prob, args.rconds, n_fit=args.n_fit, seed=args.seed, widths=args.widths,
+                                   exact_inverse=not args.no_exact_inverse)
         res["seconds"] = time.perf_counter() - start
         res["summary"] = pick(res["cases"])
         os.makedirs(os.path.dirname(args.out), exist_ok=True)

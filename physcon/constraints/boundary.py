@@ -34,7 +34,8 @@ Modes:
   parallel across channels, and the exact inverse amplifies the wall rows by up to that factor
   (quick Stokes: test rel-L2 0.88 against 0.32 for faithful). So by default (``rcond=0.1``)
   the inverse is *damped*: ``X = (A_BB^H A_BB + lam I)^{-1} A_BB^H`` with ``lam = (rcond
-  ||A_BB||_F)^2`` per block (Tikhonov, via a QR of ``[A_BB; sqrt(lam) I]``), and ``z_B = x_B -
+  ||A_BB||_F)^2`` per block (Tikhonov; ``cond(A^H A + lam I) <= 101``, inverted by Newton-Schulz
+  matmuls, no LAPACK), and ``z_B = x_B -
   X A_BI x_I``. Its gain ``||X|| ||A_BB||`` is at most ``1 / (2 rcond)``; the interior
   coupling of the wall outputs is removed along the well-conditioned directions of ``A_BB``
   and only damped along the others. The output ``T1`` is unchanged, so the boundary conditions
@@ -132,6 +133,12 @@ class BOON(eqx.Module):
             (wall outputs decoupled from interior inputs to round-off, but ill conditioned);
             the default ``0.1`` (chosen on a validation split, docs/boon.md) bounds the gain
             of the elimination by ``5``.
+        width: exact mode only: ``None`` (default) corrects the wall nodes of each layer input
+            (``z_B = x_B + Delta``, the published elimination); a float in ``(0, 0.5]`` spreads
+            the correction over smooth wall profiles ``exp(-s^2 / (2 width^2))`` (``s``: the
+            distance to the wall as a fraction of the x extent), ``z = x + b Delta`` with ``Delta``
+            making the kernel branch's wall outputs vanish: the same operator at every grid
+            spacing (a fixed physical width, not one node).
 
     Call ``boon(a, t=None, *, left=None, right=None, bottom=None, top=None, spectral=None)`` on
     one sample ``a: (in_channels, *grid)`` (as the FNO; ``jax.vmap`` for batches) ->
@@ -166,11 +173,12 @@ class BOON(eqx.Module):
     corners_given: bool = eqx.field(static=True, default=False)
     rcond: float = eqx.field(static=True, default=DEFAULT_RCOND)
     lift: float | None = eqx.field(static=True, default=None)
+    width: float | None = eqx.field(static=True, default=None)
 
     def __init__(self, fno: FNO, *, left, right, mode: Literal["exact", "faithful"] = "exact",
                  per_layer: bool = True, domain: Sequence[float] = (0.0, 1.0), bottom=None, top=None,
                  domain_y: Sequence[float] = (0.0, 1.0), corners: Literal["x", "y"] | None = None,
-                 rcond: float | None = DEFAULT_RCOND, lift: float | None = None):
+                 rcond: float | None = DEFAULT_RCOND, lift: float | None = None, width: float | None = None):
         if not isinstance(fno, FNO):
             raise ValueError(f"fno must be a physcon.models.FNO, got {type(fno).__name__}")
         check_pair(left, right)
@@ -209,6 +217,10 @@ class BOON(eqx.Module):
                                  or not (np.isfinite(lift) and lift > 0)):
             raise ValueError(f"lift must be None or a positive finite length (units of x), got {lift!r}")
         self.lift = None if lift is None else float(lift)
+        if width is not None and (isinstance(width, bool) or not isinstance(width, (int, float))
+                                  or not (np.isfinite(width) and 0 < width <= 0.5)):
+            raise ValueError(f"width must be None or a fraction of the x extent in (0, 0.5], got {width!r}")
+        self.width = None if width is None else float(width)
 
     def __call__(self, a: Float[Array, "in_channels *grid"], t: ArrayLike | None = None, *,
                  left: ArrayLike | None = None, right: ArrayLike | None = None,
@@ -292,20 +304,21 @@ class BOON(eqx.Module):
                 v = sum(_faithful_branch(layer, v, kind, hidden, grid_p, grid[0], spectral, fno.n_dim,
                                          hidden_y, corners, halve) for layer in (conv, w))
             else:
-                fac = lambda c, g, r: _factor(c, g, r, v.dtype, self.rcond)  # noqa: E731
+                wd = self.width
+                fac = lambda c, g, r: _factor(c, g, r, v.dtype, self.rcond, wd)  # noqa: E731
                 if kind_y is None or kind_y == "periodic":
                     if kind == "periodic":
                         kv = conv(v, spectral)
                     else:
-                        kv = _corrected_conv(conv, fac(conv, grid_p, rows), v, rows, grid_p, spectral)
+                        kv = _corrected_conv(conv, fac(conv, grid_p, rows), v, rows, grid_p, spectral, wd)
                 else:  # walls on x and y: chain the two eliminations on the layer input
                     z = v
                     if kind != "periodic":
-                        z = _corrected_input(conv, fac(conv, grid_p, rows), z, rows, grid_p, spectral)
+                        z = _corrected_input(conv, fac(conv, grid_p, rows), z, rows, grid_p, spectral, wd)
                     conv_t, grid_t = transpose_xy(conv), (grid_p[1], grid_p[0]) + grid_p[2:]
                     rows_y = (0, grid[1] - 1)
                     z = _swap(_corrected_input(conv_t, fac(conv_t, grid_t, rows_y), _swap(z), rows_y, grid_t,
-                                               spectral))
+                                               spectral, wd))
                     kv = conv(z, spectral)
                 v = kv + w(v)
                 # T1 after the activation: the next layer sees walls that satisfy the condition
@@ -359,9 +372,10 @@ def boon_conditioning(boon: BOON, a: Float[Array, "in_channels *grid"]) -> list[
         layer = {}
         if boon.mode == "exact" and boon.per_layer:
             if _kind(boon.left) != "periodic":
-                layer["x"] = conditioning(conv, grid_p, (0, grid[0] - 1), dtype, boon.rcond)
+                layer["x"] = conditioning(conv, grid_p, (0, grid[0] - 1), dtype, boon.rcond, boon.width)
             if boon.bottom is not None and _kind(boon.bottom) != "periodic":
                 grid_t = (grid_p[1], grid_p[0]) + grid_p[2:]
-                layer["y"] = conditioning(transpose_xy(conv), grid_t, (0, grid[1] - 1), dtype, boon.rcond)
+                layer["y"] = conditioning(transpose_xy(conv), grid_t, (0, grid[1] - 1), dtype, boon.rcond,
+                                          boon.width)
         out.append(layer)
     return out
